@@ -1,0 +1,20 @@
+"""Command-line entry points: parse, call the library, turn user errors into one clear line."""
+
+from __future__ import annotations
+
+import sys
+
+from pixelsense.config import ConfigError, parse_config
+from pixelsense.sources import DataError
+
+
+def fit_main(argv: list[str] | None = None) -> int:
+    """``python scripts/fit.py``: returns the exit code (0 done, 2 a problem the user can fix)."""
+    from pixelsense.train import ResumeError, fit
+
+    try:
+        fit(parse_config(argv))
+    except (ConfigError, DataError, ResumeError) as err:
+        print(f"fit.py: error: {err}", file=sys.stderr)
+        return 2
+    return 0

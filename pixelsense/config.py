@@ -1,0 +1,128 @@
+"""A training run's whole configuration: the default recipe per model, the command line built from it,
+and the JSON file a run is saved as (and can be re-run from with ``--config``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixelsense.module import ARCHS, SCHEDULES
+
+# The default recipe of each model; the README's results come from these exact values.
+RECIPES: dict[str, dict] = {
+    "ann": dict(
+        epochs=15, batch_size=256, lr=2e-3, weight_decay=1e-4, dropout=0.2, label_smoothing=0.0,
+        schedule="onecycle", hidden=(512, 256), channels=(), flip=True, translate=0,
+    ),
+    "cnn": dict(
+        epochs=15, batch_size=256, lr=3e-3, weight_decay=5e-4, dropout=0.3, label_smoothing=0.1,
+        schedule="onecycle", hidden=(128,), channels=(32, 64), flip=True, translate=2,
+    ),
+}  # fmt: skip
+
+
+def _opt(help: str, default=None, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class FitConfig:
+    model: str = _opt("which network to train", "cnn", choices=ARCHS)
+    # Recipe values: None means "the model's default recipe" (RECIPES).
+    epochs: int | None = _opt("training epochs")
+    batch_size: int | None = _opt("images per batch (per device)")
+    lr: float | None = _opt("peak learning rate of AdamW")
+    weight_decay: float | None = _opt("AdamW weight decay (weights only, not biases or norms)")
+    dropout: float | None = _opt("dropout before each dense layer")
+    label_smoothing: float | None = _opt("cross-entropy label smoothing")
+    schedule: str | None = _opt("learning-rate schedule", choices=SCHEDULES)
+    hidden: tuple[int, ...] | None = _opt("dense hidden sizes, e.g. --hidden 512 256", nargs="+")
+    channels: tuple[int, ...] | None = _opt("CNN conv widths per pooling stage", nargs="+")
+    flip: bool | None = _opt("random horizontal flip in training")
+    translate: int | None = _opt("random translation in training, at most this many pixels")
+    # The run itself.
+    seed: int = _opt("seed for the train/val split, initialisation and augmentation", 0)
+    data_dir: str = _opt("where Fashion-MNIST lives (or is put)", "data")
+    download: bool = _opt("allow torchvision's download when no local copy is found", True)
+    accelerator: str = _opt("auto, cpu or gpu", "auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
+    devices: str = _opt("number of devices, a list like 0,1, or auto", "auto")
+    strategy: str = _opt("Lightning strategy, e.g. ddp", "auto")
+    num_nodes: int = _opt("machines for multi-node DDP", 1)
+    precision: str = _opt("auto (bf16-mixed on a GPU that has it, else 32-true), or a Lightning value", "auto")
+    checkpoint_dir: str | None = _opt("where checkpoints and metrics.json go (default checkpoints/<model>)")
+    logdir: str = _opt("TensorBoard log folder", "runs")
+    fast_dev_run: bool = _opt("run one batch of each stage to check that everything works", False)
+    resume: bool = _opt("continue from <checkpoint-dir>/last.ckpt", False)
+
+    def resolved(self) -> FitConfig:
+        """A copy with every recipe value and the checkpoint folder filled in."""
+        recipe = RECIPES[self.model]
+        values = {k: recipe[k] if getattr(self, k) is None and k in recipe else getattr(self, k) for k in _names()}
+        values["hidden"], values["channels"] = tuple(values["hidden"]), tuple(values["channels"])
+        values["checkpoint_dir"] = self.checkpoint_dir or str(Path("checkpoints") / self.model)
+        return FitConfig(**values)
+
+    def to_json(self) -> str:
+        values = dataclasses.asdict(self)
+        values.pop("resume")  # how a run started, not what it is
+        return json.dumps(values, indent=2)
+
+
+def _names() -> list[str]:
+    return [f.name for f in dataclasses.fields(FitConfig)]
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message says why."""
+
+
+def load_config(path: str) -> dict:
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read the run configuration {path} ({err}); pass a config.json saved by fit.py.")
+    unknown = sorted(set(values) - set(_names()))
+    if not isinstance(values, dict) or unknown:
+        raise ConfigError(f"{path} is not a pixelsense run configuration (unknown keys: {unknown}).")
+    return values
+
+
+def _help(f: dataclasses.Field) -> str:
+    if f.name in RECIPES["cnn"]:
+        shown = ", ".join(f"{model} {_show(recipe[f.name])}" for model, recipe in RECIPES.items())
+        return f"{f.metadata['help']} (default: {shown})"
+    return f"{f.metadata['help']} (default: {_show(f.default)})"
+
+
+def _show(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, write metrics.json.",
+    )
+    parser.add_argument("--config", help="re-run from a saved config.json (other options override it)")
+    for f in dataclasses.fields(FitConfig):
+        flag = "--" + f.name.replace("_", "-")
+        meta = {k: v for k, v in f.metadata.items() if k != "help"}
+        if f.type.startswith("bool"):
+            action = "store_true" if f.default is False else argparse.BooleanOptionalAction
+            parser.add_argument(flag, action=action, default=f.default, help=_help(f))
+            continue
+        kind = int if "nargs" in meta else {"int": int, "float": float}.get(f.type.split(" ")[0], str)
+        parser.add_argument(flag, type=kind, default=f.default, help=_help(f), **meta)
+    return parser
+
+
+def parse_config(argv: list[str] | None = None) -> FitConfig:
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.config:
+        parser.set_defaults(**load_config(first.config))
+    args = vars(parser.parse_args(argv))
+    args.pop("config")
+    return FitConfig(**args).resolved()

@@ -1,0 +1,62 @@
+"""The two networks as plain ``nn.Module``s (no Lightning here): input is a normalised
+``[N, 1, 28, 28]`` float batch, output is 10 logits."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+NUM_CLASSES = 10
+IMAGE_SIZE = 28
+
+
+class ANN(nn.Module):
+    """Baseline MLP on flattened pixels: (Linear → ReLU → Dropout) per hidden size → 10 logits."""
+
+    def __init__(self, hidden: tuple[int, ...] = (512, 256), dropout: float = 0.2) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = IMAGE_SIZE * IMAGE_SIZE
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, NUM_CLASSES))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class CNN(nn.Module):
+    """Per channel width: (Conv3x3 → BatchNorm → ReLU) × ``convs`` → MaxPool2d(2);
+    then flatten → Linear → ReLU → Dropout per hidden size → 10 logits."""
+
+    def __init__(
+        self,
+        channels: tuple[int, ...] = (32, 64),
+        hidden: tuple[int, ...] = (128,),
+        dropout: float = 0.3,
+        convs: int = 1,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width, side = 1, IMAGE_SIZE
+        for out in channels:
+            for _ in range(convs):
+                layers += [
+                    nn.Conv2d(width, out, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out),
+                    nn.ReLU(inplace=True),
+                ]
+                width = out
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        layers.append(nn.Flatten())
+        features = width * side * side
+        for size in hidden:
+            layers += [nn.Linear(features, size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            features = size
+        layers.append(nn.Linear(features, NUM_CLASSES))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)

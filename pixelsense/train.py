@@ -1,0 +1,166 @@
+"""One training run end to end: fit, test the best checkpoint on the official test set, write
+``metrics.json`` and print a summary. ``scripts/fit.py`` is the command line around ``fit``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from pixelsense.config import FitConfig
+from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.module import Classifier
+from pixelsense.sources import ensure_fashion_mnist
+
+MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
+
+
+class ResumeError(Exception):
+    """--resume cannot continue; the message says why and what to do."""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _hardware(cfg: FitConfig) -> tuple[str, str]:
+    """(accelerator, precision) that ``auto`` means on this machine."""
+    accelerator = cfg.accelerator
+    if accelerator == "auto":
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    precision = cfg.precision
+    if precision == "auto":
+        gpu = accelerator in ("gpu", "cuda") and torch.cuda.is_available()
+        precision = "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
+    return accelerator, precision
+
+
+def _device_line(trainer: pl.Trainer) -> str:
+    root = trainer.strategy.root_device
+    if root.type == "cuda":
+        name = torch.cuda.get_device_name(root)
+    else:
+        name = f"CPU, {torch.get_num_threads()} threads"
+    return f"{trainer.world_size} × {root.type} ({name}), strategy {type(trainer.strategy).__name__}"
+
+
+def _resume_path(cfg: FitConfig) -> str | None:
+    if not cfg.resume:
+        return None
+    last = Path(cfg.checkpoint_dir) / "last.ckpt"
+    if not last.is_file():
+        raise ResumeError(f"nothing to resume: {last} does not exist; train once without --resume first.")
+    arch = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters", {}).get("arch")
+    if arch != cfg.model:
+        raise ResumeError(f"{last} holds a {arch!r} model, not {cfg.model!r}; pass the matching --model.")
+    return str(last)
+
+
+def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
+    model = Classifier(
+        arch=cfg.model, channels=cfg.channels, hidden=cfg.hidden, dropout=cfg.dropout, lr=cfg.lr,
+        weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing, schedule=cfg.schedule,
+    )  # fmt: skip
+    data = FashionMNISTDataModule(
+        data_dir=cfg.data_dir, batch_size=cfg.batch_size, seed=cfg.seed, flip=cfg.flip,
+        translate=cfg.translate, download=cfg.download,
+    )  # fmt: skip
+    return model, data
+
+
+def fit(cfg: FitConfig) -> dict | None:
+    """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
+    resume_from = _resume_path(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
+    model, data = build(cfg)
+    accelerator, precision = _hardware(cfg)
+    logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
+    checkpoint = ModelCheckpoint(
+        dirpath=cfg.checkpoint_dir, filename="best-epoch{epoch:02d}-acc{val/acc:.4f}",
+        auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1, save_last=True,
+    )  # fmt: skip
+    trainer = pl.Trainer(
+        accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
+        precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
+        callbacks=[checkpoint, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
+    )  # fmt: skip
+    if trainer.is_global_zero:
+        print(
+            f"pixelsense: training {cfg.model} on {_device_line(trainer)} | precision {precision} | "
+            f"data {raw} (SHA-256 verified) | logs {logger.log_dir} | checkpoints {cfg.checkpoint_dir}"
+            + (f" | resuming from {resume_from}" if resume_from else ""),
+            flush=True,
+        )
+        if not cfg.fast_dev_run:
+            _write_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
+            _write_atomic(Path(logger.log_dir) / "config.json", cfg.to_json())
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=data, ckpt_path=resume_from)
+    train_seconds = time.perf_counter() - start
+    if not trainer.is_global_zero:
+        return None
+    return _test_and_report(cfg, model, data, logger, checkpoint.best_model_path, train_seconds, trainer)
+
+
+def _test_and_report(cfg, model, data, logger, best, train_seconds, fit_trainer) -> dict | None:
+    # Test on one device: a distributed sampler would pad the shards and count some images twice.
+    accelerator, precision = _hardware(cfg)
+    tester = pl.Trainer(
+        accelerator=accelerator, devices=1, precision=precision, logger=logger,
+        fast_dev_run=cfg.fast_dev_run, enable_checkpointing=False, enable_model_summary=False,
+    )  # fmt: skip
+    scores = tester.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
+    report = model.test_report
+    metrics = {
+        "model": cfg.model,
+        "test_accuracy": scores["test/acc"],
+        "test_precision_macro": scores["test/precision"],
+        "test_recall_macro": scores["test/recall"],
+        "test_f1_macro": scores["test/f1"],
+        "test_loss": scores["test/loss"],
+        **report,
+        "params": sum(p.numel() for p in model.parameters()),
+        "epochs": fit_trainer.current_epoch,
+        "train_seconds": round(train_seconds, 1),
+        "best_checkpoint": best,
+        "device": _device_line(fit_trainer),
+        "precision": precision,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "config": json.loads(cfg.to_json()),
+    }
+    print(summary_table(metrics), flush=True)
+    if cfg.fast_dev_run:
+        return None  # one batch is a smoke test, not a result worth a metrics file
+    logger.log_hyperparams(
+        json.loads(cfg.to_json()),
+        {"hp/test_acc": metrics["test_accuracy"], "hp/test_f1_macro": metrics["test_f1_macro"]},
+    )
+    _write_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
+    print(f"pixelsense: wrote {os.path.join(cfg.checkpoint_dir, 'metrics.json')}", flush=True)
+    return metrics
+
+
+def summary_table(metrics: dict) -> str:
+    lines = [
+        f"{metrics['model'].upper()} on the official test set: accuracy {metrics['test_accuracy']:.4f}, "
+        f"macro F1 {metrics['test_f1_macro']:.4f} ({metrics['params']:,} parameters, "
+        f"{metrics['train_seconds']:.0f} s training)",
+        f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}",
+    ]
+    for name in CLASSES:
+        row = metrics["per_class"][name]
+        lines.append(
+            f"{name:<12} {row['precision']:>9.4f} {row['recall']:>7.4f} {row['f1']:>7.4f} {row['support']:>8d}"
+        )
+    return "\n".join(lines)

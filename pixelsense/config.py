@@ -51,7 +51,9 @@ class FitConfig:
     devices: str = _opt("number of devices, a list like 0,1, or auto", "auto")
     strategy: str = _opt("Lightning strategy, e.g. ddp", "auto")
     num_nodes: int = _opt("machines for multi-node DDP", 1)
-    precision: str = _opt("auto (bf16-mixed on a GPU that has it, else 32-true), or a Lightning value", "auto")
+    precision: str = _opt(
+        "auto (bf16-mixed on a GPU that has it, else 32-true), or a Lightning value", "auto"
+    )
     checkpoint_dir: str | None = _opt("where checkpoints and metrics.json go (default checkpoints/<model>)")
     logdir: str = _opt("TensorBoard log folder", "runs")
     fast_dev_run: bool = _opt("run one batch of each stage to check that everything works", False)
@@ -60,7 +62,9 @@ class FitConfig:
     def resolved(self) -> FitConfig:
         """A copy with every recipe value and the checkpoint folder filled in."""
         recipe = RECIPES[self.model]
-        values = {k: recipe[k] if getattr(self, k) is None and k in recipe else getattr(self, k) for k in _names()}
+        values = {
+            k: recipe[k] if getattr(self, k) is None and k in recipe else getattr(self, k) for k in _names()
+        }
         values["hidden"], values["channels"] = tuple(values["hidden"]), tuple(values["channels"])
         values["checkpoint_dir"] = self.checkpoint_dir or str(Path("checkpoints") / self.model)
         return FitConfig(**values)
@@ -83,10 +87,13 @@ def load_config(path: str) -> dict:
     try:
         values = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot read the run configuration {path} ({err}); pass a config.json saved by fit.py.")
-    unknown = sorted(set(values) - set(_names()))
-    if not isinstance(values, dict) or unknown:
-        raise ConfigError(f"{path} is not a pixelsense run configuration (unknown keys: {unknown}).")
+        raise ConfigError(
+            f"cannot read the run configuration {path} ({err}); pass a config.json saved by fit.py."
+        ) from None
+    if not isinstance(values, dict) or set(values) - set(_names()):
+        raise ConfigError(
+            f"{path} is not a pixelsense run configuration; pass a config.json saved by fit.py."
+        )
     return values
 
 
@@ -103,7 +110,8 @@ def _show(value) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, write metrics.json.",
+        description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, "
+        "write metrics.json.",
     )
     parser.add_argument("--config", help="re-run from a saved config.json (other options override it)")
     for f in dataclasses.fields(FitConfig):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
@@ -139,9 +141,22 @@ class Classifier(pl.LightningModule):
             ],
             lr=self.hparams.lr,
         )
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        if self.hparams.schedule == "onecycle":
-            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, self.hparams.lr, total_steps=steps)
-        else:
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        # The schedule is a function of (step, total) recomputed from this run's total, so --resume
+        # with more epochs stretches it instead of overrunning a stored step count.
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        shape = one_cycle if self.hparams.schedule == "onecycle" else cosine
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: shape(step / total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def cosine(progress: float) -> float:
+    """Learning-rate factor: 1 at the start, cosine down to 0 at the end."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def one_cycle(progress: float, warmup: float = 0.3, start: float = 1 / 25) -> float:
+    """Learning-rate factor: cosine up from ``start`` to 1 over ``warmup``, then cosine down to 0
+    (the shape of torch's OneCycleLR)."""
+    if progress < warmup:
+        return start + (1.0 - start) * (1.0 - cosine(progress / warmup))
+    return cosine((progress - warmup) / (1.0 - warmup))

@@ -88,12 +88,14 @@ def fit(cfg: FitConfig) -> dict | None:
     logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
     checkpoint = ModelCheckpoint(
         dirpath=cfg.checkpoint_dir, filename="best-epoch{epoch:02d}-acc{val/acc:.4f}",
-        auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1, save_last=True,
+        auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1,
     )  # fmt: skip
+    # Lightning's save_last only writes when the best one does; --resume needs every epoch.
+    last = ModelCheckpoint(dirpath=cfg.checkpoint_dir, filename="last", enable_version_counter=False)
     trainer = pl.Trainer(
         accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
         precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-        callbacks=[checkpoint, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
+        callbacks=[checkpoint, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
     )  # fmt: skip
     if trainer.is_global_zero:
         print(
@@ -120,7 +122,9 @@ def _test_and_report(cfg, model, data, logger, best, train_seconds, fit_trainer)
         accelerator=accelerator, devices=1, precision=precision, logger=logger,
         fast_dev_run=cfg.fast_dev_run, enable_checkpointing=False, enable_model_summary=False,
     )  # fmt: skip
-    scores = tester.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
+    if best:
+        model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    scores = tester.test(model, datamodule=data, verbose=False)[0]
     report = model.test_report
     metrics = {
         "model": cfg.model,
@@ -156,11 +160,10 @@ def summary_table(metrics: dict) -> str:
         f"{metrics['model'].upper()} on the official test set: accuracy {metrics['test_accuracy']:.4f}, "
         f"macro F1 {metrics['test_f1_macro']:.4f} ({metrics['params']:,} parameters, "
         f"{metrics['train_seconds']:.0f} s training)",
-        f"{'class':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}",
+        f"{'class':<12} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}",
     ]
     for name in CLASSES:
         row = metrics["per_class"][name]
-        lines.append(
-            f"{name:<12} {row['precision']:>9.4f} {row['recall']:>7.4f} {row['f1']:>7.4f} {row['support']:>8d}"
-        )
+        scores = " ".join(f"{row[k]:>9.4f}" for k in ("precision", "recall", "f1"))
+        lines.append(f"{name:<12} {scores} {row['support']:>8d}")
     return "\n".join(lines)

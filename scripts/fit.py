@@ -1,7 +1,7 @@
 """Train the ANN or the CNN on Fashion-MNIST.
 
-    python scripts/fit.py --model cnn            # the default recipe; --help lists every option
-    python scripts/fit.py --model ann --epochs 1 --fast-dev-run
+python scripts/fit.py --model cnn            # the default recipe; --help lists every option
+python scripts/fit.py --model ann --epochs 1 --fast-dev-run
 """
 
 import sys

@@ -1,0 +1,94 @@
+"""The DataModule: split, completeness, uint8 batches, on-device normalisation and augmentation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import N_TEST, N_TRAIN, image_ids
+
+from pixelsense.data import MEAN, STD, FashionMNISTDataModule, augment, normalize
+
+
+def make(fake_data, **kw) -> FashionMNISTDataModule:
+    dm = FashionMNISTDataModule(data_dir=str(fake_data), download=False, **kw)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def test_split_sizes(fake_data):
+    dm = make(fake_data)
+    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (N_TRAIN - 5000, 5000, N_TEST)
+    small = make(fake_data, val_size=100)
+    assert (len(small.train_set), len(small.val_set)) == (N_TRAIN - 100, 100)
+
+
+def test_split_is_seeded_disjoint_and_covers_everything(fake_data):
+    a, b, c = make(fake_data, seed=3), make(fake_data, seed=3), make(fake_data, seed=4)
+    train, val = image_ids(a.train_set.images), image_ids(a.val_set.images)
+    assert train == image_ids(b.train_set.images) and val == image_ids(b.val_set.images)
+    assert val != image_ids(c.val_set.images)
+    assert not set(train) & set(val)
+    assert sorted(train + val) == list(range(N_TRAIN))
+
+
+def test_setup_is_idempotent(fake_data):
+    dm = make(fake_data)
+    train_set, val_ids = dm.train_set, image_ids(dm.val_set.images)
+    dm.setup("fit")
+    dm.setup()
+    assert dm.train_set is train_set and image_ids(dm.val_set.images) == val_ids
+
+
+@pytest.mark.parametrize("batch_size", [7, 128, 1000])
+def test_test_loader_counts_every_image_once(fake_data, batch_size):
+    dm = make(fake_data, batch_size=batch_size)
+    seen = [i for x, _ in dm.test_dataloader() for i in image_ids(x)]
+    assert sorted(seen) == list(range(N_TEST))
+    assert sum(len(x) for x, _ in dm.val_dataloader()) == 5000
+
+
+def test_batches_are_uint8_slices_with_labels(fake_data):
+    dm = make(fake_data, batch_size=64)
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.dtype == torch.uint8 and x.shape == (64, 28, 28)
+    assert y.dtype == torch.int64 and y.shape == (64,)
+    by_id = dict(zip(image_ids(dm.train_set.images), dm.train_set.labels.tolist(), strict=True))
+    assert [by_id[i] for i in image_ids(x)] == y.tolist()
+
+
+def test_normalize_maps_pixels_with_mean_and_std():
+    pixels = torch.tensor([0, 255], dtype=torch.uint8).repeat(392).reshape(1, 28, 28)
+    x = normalize(pixels)
+    assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32
+    assert x.min().item() == pytest.approx(-MEAN / STD) and x.max().item() == pytest.approx((1 - MEAN) / STD)
+
+
+def test_augment_flips_and_translates_each_sample_on_its_own():
+    torch.manual_seed(0)
+    x = torch.zeros(256, 1, 28, 28)
+    x[:, :, 10, 5] = 1.0  # one lit pixel, left of centre
+    flipped = augment(x, flip=True, translate=0)
+    on_right = flipped[:, 0, 10, 22] == 1
+    assert 0 < on_right.sum() < 256  # some flipped, some not
+    moved = augment(x, flip=False, translate=2)
+    rows, cols = (moved[:, 0] == 1).nonzero()[:, 1:].T
+    assert moved.sum() == 256  # nothing lost: every pixel lands inside
+    assert set(rows.tolist()) == set(range(8, 13)) and set(cols.tolist()) == set(range(3, 8))
+    assert torch.equal(augment(x, flip=False, translate=0), x)
+
+
+def test_augmentation_runs_only_while_training(fake_data):
+    dm = make(fake_data, batch_size=32)
+    x, y = next(iter(dm.val_dataloader()))
+
+    class Loop:
+        training = False
+
+    dm.trainer = Loop()
+    plain, _ = dm.on_after_batch_transfer((x, y), 0)
+    assert torch.equal(plain, normalize(x))
+    Loop.training = True
+    augmented, labels = dm.on_after_batch_transfer((x, y), 0)
+    assert augmented.shape == plain.shape and torch.equal(labels, y)
+    assert not torch.equal(augmented, plain)

@@ -1,0 +1,139 @@
+"""scripts/fit.py through its real entry point, in-process, on fake data: runs, checkpoints,
+metrics.json, TensorBoard, --config, --resume and the clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import N_TEST
+
+from pixelsense.cli import fit_main
+from pixelsense.config import FitConfig, parse_config
+from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.module import Classifier
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(tmp_path: Path, data: Path, *args: str) -> int:
+    return fit_main(
+        ["--data-dir", str(data), "--no-download", "--accelerator", "cpu", "--checkpoint-dir",
+         str(tmp_path / "ck"), "--logdir", str(tmp_path / "runs"), "--batch-size", "128", *args]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("model", ["ann", "cnn"])
+def test_fast_dev_run(tmp_path, fake_data, capsys, model):
+    assert run(tmp_path, fake_data, "--model", model, "--fast-dev-run") == 0
+    out = capsys.readouterr().out
+    assert f"pixelsense: training {model} on 1 × cpu" in out and "precision 32-true" in out
+    assert f"{model.upper()} on the official test set" in out
+    assert not (tmp_path / "ck" / "metrics.json").exists()  # one batch is not a result
+
+
+def test_one_epoch_writes_checkpoints_metrics_and_logs(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
+    ck = tmp_path / "ck"
+    metrics = json.loads((ck / "metrics.json").read_text())
+    assert metrics["model"] == "ann" and metrics["epochs"] == 1
+    best = Path(metrics["best_checkpoint"])
+    assert best.parent == ck and best.name.startswith("best-epoch00-acc") and (ck / "last.ckpt").is_file()
+
+    matrix = torch.tensor(metrics["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == N_TEST
+    assert metrics["test_accuracy"] == pytest.approx((matrix.trace() / N_TEST).item(), abs=1e-6)
+    for i, name in enumerate(CLASSES):
+        row = metrics["per_class"][name]
+        assert row["support"] == matrix[i].sum()
+        assert row["recall"] == pytest.approx((matrix[i, i] / matrix[i].sum()).item(), abs=1e-6)
+    assert metrics["params"] == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+
+    # The best checkpoint reloads on its own, weights_only, and reproduces the test accuracy.
+    model = Classifier.load_from_checkpoint(best, weights_only=True, map_location="cpu").eval()
+    data = FashionMNISTDataModule(data_dir=str(fake_data), download=False)
+    data.setup("test")
+    x, y = data.test_set.images, data.test_set.labels
+    from pixelsense.data import normalize
+
+    with torch.no_grad():
+        accuracy = (model(normalize(x)).argmax(1) == y).float().mean().item()
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+    # The saved configuration re-runs the same run.
+    saved = ck / "config.json"
+    assert parse_config(["--config", str(saved)]) == FitConfig(**json.loads(saved.read_text())).resolved()
+    assert parse_config(["--config", str(saved), "--epochs", "3"]).epochs == 3
+
+
+def _event_tags(folder: Path) -> dict[str, int]:
+    """How often each summary tag was written in a TensorBoard run folder."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    counts: dict[str, int] = {}
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                counts[value.tag] = counts.get(value.tag, 0) + 1
+    return counts
+
+
+def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_data):
+    # 300 training images in batches of 16 and 2 epochs: 38 steps, enough for per-step logging.
+    assert run(tmp_path, fake_data, "--model", "cnn", "--epochs", "2", "--batch-size", "16") == 0
+    version = tmp_path / "runs" / "cnn" / "version_0"
+    tags = _event_tags(version)
+    for tag in ["train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/f1", "test/acc", "hp/test_acc"]:
+        assert tag in tags
+    assert tags["val/confusion_matrix"] == 2  # one figure per epoch
+    assert any(tag.startswith("lr-AdamW") for tag in tags)
+    assert "_hparams_/session_start_info" in tags
+    assert (version / "config.json").is_file()
+
+
+def test_resume_continues_from_last_across_a_new_logger_version(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
+    first = torch.load(tmp_path / "ck" / "last.ckpt", weights_only=True)
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--resume") == 0
+    assert "resuming from" in capsys.readouterr().out
+    second = torch.load(tmp_path / "ck" / "last.ckpt", weights_only=True)
+    assert (first["epoch"], second["epoch"]) == (0, 1)
+    assert second["global_step"] == 2 * first["global_step"]
+    assert sorted(p.name for p in (tmp_path / "runs" / "ann").iterdir()) == ["version_0", "version_1"]
+    assert json.loads((tmp_path / "ck" / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "cnn", "--resume") == 2
+    err = capsys.readouterr().err
+    assert "nothing to resume" in err and "last.ckpt does not exist" in err and "Traceback" not in err
+
+
+def test_resume_of_another_architecture_is_refused(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
+    assert run(tmp_path, fake_data, "--model", "cnn", "--resume") == 2
+    assert "holds a 'ann' model, not 'cnn'" in capsys.readouterr().err
+
+
+def test_bad_data_is_one_line_and_exit_2(tmp_path, fake_data, capsys):
+    (fake_data / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"junk")
+    assert run(tmp_path, fake_data, "--model", "ann", "--fast-dev-run") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "train-images-idx3-ubyte is not the Fashion-MNIST file" in err
+
+
+def test_help_lists_every_option():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fit.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for flag in ["--model", "--epochs", "--batch-size", "--lr", "--seed", "--data-dir", "--accelerator",
+                 "--devices", "--strategy", "--num-nodes", "--precision", "--checkpoint-dir", "--logdir",
+                 "--fast-dev-run", "--resume", "--config"]:  # fmt: skip
+        assert flag in out

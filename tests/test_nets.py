@@ -1,0 +1,35 @@
+"""Both networks are plain nn.Modules mapping [N, 1, 28, 28] to 10 logits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from pixelsense import nets
+from pixelsense.nets import ANN, CNN
+
+
+@pytest.mark.parametrize("net", [ANN(), ANN(hidden=(64,), dropout=0.0), CNN(), CNN((8, 16, 32), (32, 16))])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_output_shape(net, batch):
+    out = net.eval()(torch.randn(batch, 1, 28, 28))
+    assert out.shape == (batch, 10) and out.dtype == torch.float32
+
+
+def test_shapes_follow_the_arguments():
+    assert [m.out_features for m in ANN(hidden=(100, 50)).modules() if isinstance(m, torch.nn.Linear)] == [
+        100,
+        50,
+        10,
+    ]
+    convs = [m for m in CNN(channels=(8, 16), convs=2).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 8, 16, 16]
+    pools = [m for m in CNN(channels=(8, 16, 32)).modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert len(pools) == 3
+
+
+def test_nets_do_not_import_lightning():
+    source = Path(nets.__file__).read_text()
+    assert "lightning" not in source

@@ -12,8 +12,9 @@ def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: returns the exit code (0 done, 2 a problem the user can fix)."""
     from pixelsense.train import ResumeError, fit
 
+    args = sys.argv[1:] if argv is None else argv
     try:
-        fit(parse_config(argv))
+        fit(parse_config(args), command=" ".join(["python scripts/fit.py", *args]))
     except (ConfigError, DataError, ResumeError) as err:
         print(f"fit.py: error: {err}", file=sys.stderr)
         return 2

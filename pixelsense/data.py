@@ -78,13 +78,14 @@ def augment(x: torch.Tensor, flip: bool, translate: int) -> torch.Tensor:
         flipped = torch.rand(n, device=x.device) < 0.5
         x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
     if translate > 0:
-        padded = torch.nn.functional.pad(x, (translate,) * 4)
-        dy, dx = torch.randint(0, 2 * translate + 1, (2, n, 1), device=x.device)
-        rows = torch.arange(h, device=x.device) + dy  # [N, H]
-        cols = torch.arange(w, device=x.device) + dx  # [N, W]
-        batch = torch.arange(n, device=x.device)[:, None, None, None]
-        channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-        x = padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+        # One flat gather per sample from the zero-padded batch: each sample reads its own window.
+        k = translate
+        padded = torch.nn.functional.pad(x, (k, k, k, k)).reshape(n * x.shape[1], -1)
+        dy, dx = torch.randint(0, 2 * k + 1, (2, n, 1, 1), device=x.device)
+        rows = torch.arange(h, device=x.device)[:, None] + dy
+        cols = torch.arange(w, device=x.device)[None, :] + dx
+        index = (rows * (w + 2 * k) + cols).reshape(n, -1).repeat_interleave(x.shape[1], dim=0)
+        x = padded.gather(1, index).reshape(x.shape)
     return x
 
 

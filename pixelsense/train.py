@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -78,7 +76,7 @@ def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
     return model, data
 
 
-def fit(cfg: FitConfig) -> dict | None:
+def fit(cfg: FitConfig, command: str = "") -> dict | None:
     """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
     resume_from = _resume_path(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -112,11 +110,28 @@ def fit(cfg: FitConfig) -> dict | None:
     train_seconds = time.perf_counter() - start
     if not trainer.is_global_zero:
         return None
-    return _test_and_report(cfg, model, data, logger, checkpoint.best_model_path, train_seconds, trainer)
+    metrics = {
+        "model": cfg.model,
+        **test_best(cfg, model, data, logger, checkpoint.best_model_path),
+        "epochs": trainer.current_epoch,
+        "train_seconds": round(train_seconds, 1),
+        "device": _device_line(trainer),
+        "command": command,
+        "config": json.loads(cfg.to_json()),
+    }
+    print(summary_table(metrics), flush=True)
+    if cfg.fast_dev_run:
+        return None  # one batch is a smoke test, not a result worth a metrics file
+    final = {"hp/test_acc": metrics["test_accuracy"], "hp/test_f1_macro": metrics["test_f1_macro"]}
+    logger.log_hyperparams(metrics["config"], final)
+    _write_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
+    print(f"pixelsense: wrote {Path(cfg.checkpoint_dir) / 'metrics.json'}", flush=True)
+    return metrics
 
 
-def _test_and_report(cfg, model, data, logger, best, train_seconds, fit_trainer) -> dict | None:
-    # Test on one device: a distributed sampler would pad the shards and count some images twice.
+def test_best(cfg: FitConfig, model: Classifier, data, logger, best: str) -> dict:
+    """Test the best checkpoint's weights (the current ones when there is none) on the official test set."""
+    # One device: a distributed sampler would pad the shards and count some images twice.
     accelerator, precision = _hardware(cfg)
     tester = pl.Trainer(
         accelerator=accelerator, devices=1, precision=precision, logger=logger,
@@ -125,34 +140,17 @@ def _test_and_report(cfg, model, data, logger, best, train_seconds, fit_trainer)
     if best:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     scores = tester.test(model, datamodule=data, verbose=False)[0]
-    report = model.test_report
-    metrics = {
-        "model": cfg.model,
+    return {
         "test_accuracy": scores["test/acc"],
         "test_precision_macro": scores["test/precision"],
         "test_recall_macro": scores["test/recall"],
         "test_f1_macro": scores["test/f1"],
         "test_loss": scores["test/loss"],
-        **report,
+        **model.test_report,
         "params": sum(p.numel() for p in model.parameters()),
-        "epochs": fit_trainer.current_epoch,
-        "train_seconds": round(train_seconds, 1),
         "best_checkpoint": best,
-        "device": _device_line(fit_trainer),
         "precision": precision,
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "config": json.loads(cfg.to_json()),
     }
-    print(summary_table(metrics), flush=True)
-    if cfg.fast_dev_run:
-        return None  # one batch is a smoke test, not a result worth a metrics file
-    logger.log_hyperparams(
-        json.loads(cfg.to_json()),
-        {"hp/test_acc": metrics["test_accuracy"], "hp/test_f1_macro": metrics["test_f1_macro"]},
-    )
-    _write_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
-    print(f"pixelsense: wrote {os.path.join(cfg.checkpoint_dir, 'metrics.json')}", flush=True)
-    return metrics
 
 
 def summary_table(metrics: dict) -> str:

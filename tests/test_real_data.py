@@ -1,0 +1,61 @@
+"""Integration on the real Fashion-MNIST (``make test`` puts it in data/ first; CI installs Debian's copy)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from pixelsense.cli import fit_main
+from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.sources import DataError, ensure_fashion_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def real_data() -> Path:
+    data_dir = Path(os.environ.get("PIXELSENSE_DATA_DIR", ROOT / "data"))
+    try:
+        ensure_fashion_mnist(data_dir, download=False)
+    except DataError as err:
+        pytest.fail(f"the real data is needed here (run `make data`): {err}")
+    return data_dir
+
+
+def test_real_split_and_complete_balanced_test_set(real_data):
+    dm = FashionMNISTDataModule(data_dir=str(real_data), download=False)
+    dm.setup()
+    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (55_000, 5_000, 10_000)
+    assert torch.bincount(dm.test_set.labels).tolist() == [1000] * 10
+    assert sum(len(y) for _, y in dm.test_dataloader()) == 10_000
+
+
+@pytest.mark.slow
+def test_one_ann_epoch_reaches_84_percent_and_its_metrics_agree(tmp_path, real_data):
+    code = fit_main(
+        ["--model", "ann", "--epochs", "1", "--data-dir", str(real_data), "--no-download",
+         "--accelerator", "cpu", "--checkpoint-dir", str(tmp_path / "ck"), "--logdir", str(tmp_path / "runs")]
+    )  # fmt: skip
+    assert code == 0
+    metrics = json.loads((tmp_path / "ck" / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.84
+
+    matrix = torch.tensor(metrics["confusion_matrix"], dtype=torch.float64)
+    assert matrix.sum() == 10_000
+    diag, true, predicted = matrix.diag(), matrix.sum(1), matrix.sum(0)
+    precision, recall = diag / predicted, diag / true
+    f1 = 2 * precision * recall / (precision + recall)
+    assert metrics["test_accuracy"] == pytest.approx((diag.sum() / 10_000).item(), abs=1e-6)
+    assert metrics["test_precision_macro"] == pytest.approx(precision.mean().item(), abs=1e-5)
+    assert metrics["test_recall_macro"] == pytest.approx(recall.mean().item(), abs=1e-5)
+    assert metrics["test_f1_macro"] == pytest.approx(f1.mean().item(), abs=1e-5)
+    for i, name in enumerate(CLASSES):
+        row = metrics["per_class"][name]
+        assert row["support"] == true[i] == 1000
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx(
+            (precision[i].item(), recall[i].item(), f1[i].item()), abs=1e-5
+        )

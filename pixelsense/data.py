@@ -11,7 +11,7 @@ import os
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from pixelsense.sources import ensure_fashion_mnist
 
@@ -130,12 +130,21 @@ class FashionMNISTDataModule(pl.LightningDataModule):
             self.test_set = TensorImages(test.data, test.targets)
 
     def _loader(self, dataset: TensorImages | None, shuffle: bool) -> DataLoader:
+        """Under DDP each rank reads its own shard. Evaluation shards are not padded (Lightning's
+        default sampler repeats images to even them out), so every image is counted exactly once."""
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = None
+        if world > 1 and shuffle:
+            sampler = DistributedSampler(dataset, world, self.trainer.global_rank, seed=self.hparams.seed)
+        elif world > 1:
+            sampler = range(self.trainer.global_rank, len(dataset), world)
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             collate_fn=_keep_batch,
             pin_memory=torch.cuda.is_available(),
         )

@@ -86,7 +86,10 @@ class Classifier(pl.LightningModule):
         accuracy, scores = getattr(self, f"{stage}_acc"), getattr(self, f"{stage}_scores")
         accuracy.update(logits, y)
         scores.update(logits, y)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True)
+        training = stage == "train"  # per-step values stay per rank; epoch values of val/test are synced
+        self.log(
+            f"{stage}/loss", loss, on_step=training, on_epoch=True, prog_bar=True, sync_dist=not training
+        )
         self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
         self.log_dict(scores, on_step=False, on_epoch=True)
         return loss, logits

@@ -9,18 +9,21 @@ NUM_CLASSES = 10
 IMAGE_SIZE = 28
 
 
+def dense_head(features: int, hidden: tuple[int, ...], dropout: float) -> list[nn.Module]:
+    """(Linear → ReLU → Dropout) per hidden size, then a Linear to the 10 logits."""
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(features, size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        features = size
+    return [*layers, nn.Linear(features, NUM_CLASSES)]
+
+
 class ANN(nn.Module):
     """Baseline MLP on flattened pixels: (Linear → ReLU → Dropout) per hidden size → 10 logits."""
 
     def __init__(self, hidden: tuple[int, ...] = (512, 256), dropout: float = 0.2) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = IMAGE_SIZE * IMAGE_SIZE
-        for size in hidden:
-            layers += [nn.Linear(width, size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
-            width = size
-        layers.append(nn.Linear(width, NUM_CLASSES))
-        self.layers = nn.Sequential(*layers)
+        self.layers = nn.Sequential(nn.Flatten(), *dense_head(IMAGE_SIZE * IMAGE_SIZE, hidden, dropout))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
@@ -50,13 +53,7 @@ class CNN(nn.Module):
                 width = out
             layers.append(nn.MaxPool2d(2))
             side //= 2
-        layers.append(nn.Flatten())
-        features = width * side * side
-        for size in hidden:
-            layers += [nn.Linear(features, size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
-            features = size
-        layers.append(nn.Linear(features, NUM_CLASSES))
-        self.layers = nn.Sequential(*layers)
+        self.layers = nn.Sequential(*layers, nn.Flatten(), *dense_head(width * side * side, hidden, dropout))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)

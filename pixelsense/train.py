@@ -94,6 +94,7 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
         precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
         callbacks=[checkpoint, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
+        use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
     )  # fmt: skip
     if trainer.is_global_zero:
         print(
@@ -108,11 +109,22 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     start = time.perf_counter()
     trainer.fit(model, datamodule=data, ckpt_path=resume_from)
     train_seconds = time.perf_counter() - start
+    # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).
+    best = checkpoint.best_model_path
+    scores = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
     if not trainer.is_global_zero:
         return None
     metrics = {
         "model": cfg.model,
-        **test_best(cfg, model, data, logger, checkpoint.best_model_path),
+        "test_accuracy": scores["test/acc"],
+        "test_precision_macro": scores["test/precision"],
+        "test_recall_macro": scores["test/recall"],
+        "test_f1_macro": scores["test/f1"],
+        "test_loss": scores["test/loss"],
+        **model.test_report,
+        "params": sum(p.numel() for p in model.parameters()),
+        "best_checkpoint": best,
+        "precision": precision,
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
         "device": _device_line(trainer),
@@ -127,30 +139,6 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     _write_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
     print(f"pixelsense: wrote {Path(cfg.checkpoint_dir) / 'metrics.json'}", flush=True)
     return metrics
-
-
-def test_best(cfg: FitConfig, model: Classifier, data, logger, best: str) -> dict:
-    """Test the best checkpoint's weights (the current ones when there is none) on the official test set."""
-    # One device: a distributed sampler would pad the shards and count some images twice.
-    accelerator, precision = _hardware(cfg)
-    tester = pl.Trainer(
-        accelerator=accelerator, devices=1, precision=precision, logger=logger,
-        fast_dev_run=cfg.fast_dev_run, enable_checkpointing=False, enable_model_summary=False,
-    )  # fmt: skip
-    if best:
-        model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
-    scores = tester.test(model, datamodule=data, verbose=False)[0]
-    return {
-        "test_accuracy": scores["test/acc"],
-        "test_precision_macro": scores["test/precision"],
-        "test_recall_macro": scores["test/recall"],
-        "test_f1_macro": scores["test/f1"],
-        "test_loss": scores["test/loss"],
-        **model.test_report,
-        "params": sum(p.numel() for p in model.parameters()),
-        "best_checkpoint": best,
-        "precision": precision,
-    }
 
 
 def summary_table(metrics: dict) -> str:

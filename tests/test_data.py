@@ -92,3 +92,22 @@ def test_augmentation_runs_only_while_training(fake_data):
     augmented, labels = dm.on_after_batch_transfer((x, y), 0)
     assert augmented.shape == plain.shape and torch.equal(labels, y)
     assert not torch.equal(augmented, plain)
+
+
+def test_ddp_shards_cover_each_image_exactly_once(fake_data):
+    shards: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for rank in range(3):
+        dm = make(fake_data, batch_size=50)
+
+        class Trainer:
+            world_size, global_rank, training = 3, rank, False
+
+        dm.trainer = Trainer()
+        for stage, loader in [("train", dm.train_dataloader()), ("val", dm.val_dataloader()),
+                              ("test", dm.test_dataloader())]:  # fmt: skip
+            ids = [i for x, _ in loader for i in image_ids(x)]
+            assert stage != "train" or abs(len(ids) - (N_TRAIN - 5000) / 3) <= 1
+            shards[stage] += ids
+    assert sorted(shards["test"]) == list(range(N_TEST))  # no padding, no repeats
+    assert sorted(shards["val"]) == sorted(image_ids(dm.val_set.images))
+    assert len(set(shards["train"])) == N_TRAIN - 5000

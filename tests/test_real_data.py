@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,19 @@ def test_one_ann_epoch_reaches_84_percent_and_its_metrics_agree(tmp_path, real_d
         assert (row["precision"], row["recall"], row["f1"]) == pytest.approx(
             (precision[i].item(), recall[i].item(), f1[i].item()), abs=1e-5
         )
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_counts_every_test_image_once(tmp_path, real_data):
+    # A subprocess: Lightning's DDP launcher starts the script again for rank 1.
+    command = [sys.executable, str(ROOT / "scripts" / "fit.py"), "--model", "ann", "--epochs", "1",
+               "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--data-dir", str(real_data),
+               "--no-download", "--checkpoint-dir", str(tmp_path / "ck"),
+               "--logdir", str(tmp_path / "runs")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 × cpu" in done.stdout
+    metrics = json.loads((tmp_path / "ck" / "metrics.json").read_text())
+    matrix = torch.tensor(metrics["confusion_matrix"])
+    assert matrix.sum() == 10_000 and matrix.sum(1).tolist() == [1000] * 10
+    assert metrics["test_accuracy"] == pytest.approx(matrix.trace().item() / 10_000, abs=1e-6)

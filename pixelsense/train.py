@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -17,6 +18,10 @@ from pixelsense.data import CLASSES, FashionMNISTDataModule
 from pixelsense.module import Classifier
 from pixelsense.sources import ensure_fashion_mnist
 
+# Lightning internals on torch >= 2.10; not actionable for a user.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# In-memory uint8 slices need no DataLoader worker processes.
+warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
 
 

@@ -13,24 +13,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
 from pixelsense.sources import ensure_fashion_mnist
 
-CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-IMAGE_SIZE = 28
-# Pixel mean and std of the 60k official training images, scaled to [0, 1].
-MEAN = 0.2860
-STD = 0.3530
+__all__ = ["CLASSES", "IMAGE_SIZE", "MEAN", "STD", "FashionMNISTDataModule", "augment", "normalize"]
+
 VAL_SIZE = 5000  # held out of the official 60k training images for validation
 
 

@@ -16,8 +16,8 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from pixelsense.data import CLASSES, IMAGE_SIZE
-from pixelsense.nets import ANN, CNN, NUM_CLASSES
+from pixelsense.constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
+from pixelsense.nets import ANN, CNN
 
 ARCHS = ("ann", "cnn")
 SCHEDULES = ("onecycle", "cosine")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-NUM_CLASSES = 10
-IMAGE_SIZE = 28
+from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
 
 
 def dense_head(features: int, hidden: tuple[int, ...], dropout: float) -> list[nn.Module]:

@@ -34,9 +34,9 @@ def confusion_matrix_figure(matrix: torch.Tensor, classes: Sequence[str] = CLASS
     return fig
 
 
-def log_confusion_matrix(logger, tag: str, matrix: torch.Tensor, step: int) -> None:
-    """Add the confusion-matrix figure to a TensorBoard logger; other loggers are left alone."""
+def log_confusion_matrix(logger, tag: str, matrix: torch.Tensor, epoch: int) -> None:
+    """Add the confusion-matrix figure to a TensorBoard logger (step = epoch); other loggers are skipped."""
     experiment = getattr(logger, "experiment", None)
     if experiment is None or not hasattr(experiment, "add_figure"):
         return
-    experiment.add_figure(tag, confusion_matrix_figure(matrix, title=f"{tag} (step {step})"), step)
+    experiment.add_figure(tag, confusion_matrix_figure(matrix, title=f"{tag}, epoch {epoch}"), epoch)

@@ -81,15 +81,10 @@ def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
     return model, data
 
 
-def fit(cfg: FitConfig, command: str = "") -> dict | None:
-    """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
-    resume_from = _resume_path(cfg)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
-    model, data = build(cfg)
+def make_trainer(cfg: FitConfig, logger: TensorBoardLogger) -> tuple[pl.Trainer, ModelCheckpoint]:
+    """The Trainer for a run and its best-checkpoint callback."""
     accelerator, precision = _hardware(cfg)
-    logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
-    checkpoint = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=cfg.checkpoint_dir, filename="best-epoch{epoch:02d}-acc{val/acc:.4f}",
         auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1,
     )  # fmt: skip
@@ -98,12 +93,23 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     trainer = pl.Trainer(
         accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
         precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-        callbacks=[checkpoint, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
+        callbacks=[best, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
         use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
     )  # fmt: skip
+    return trainer, best
+
+
+def fit(cfg: FitConfig, command: str = "") -> dict | None:
+    """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
+    resume_from = _resume_path(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
+    model, data = build(cfg)
+    logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
+    trainer, checkpoint = make_trainer(cfg, logger)
     if trainer.is_global_zero:
         print(
-            f"pixelsense: training {cfg.model} on {_device_line(trainer)} | precision {precision} | "
+            f"pixelsense: training {cfg.model} on {_device_line(trainer)} | precision {trainer.precision} | "
             f"data {raw} (SHA-256 verified) | logs {logger.log_dir} | checkpoints {cfg.checkpoint_dir}"
             + (f" | resuming from {resume_from}" if resume_from else ""),
             flush=True,
@@ -128,14 +134,18 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         "test_loss": scores["test/loss"],
         **model.test_report,
         "params": sum(p.numel() for p in model.parameters()),
-        "best_checkpoint": best,
-        "precision": precision,
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
+        "best_checkpoint": best,
         "device": _device_line(trainer),
+        "precision": trainer.precision,
         "command": command,
         "config": json.loads(cfg.to_json()),
     }
+    return _report(cfg, logger, metrics)
+
+
+def _report(cfg: FitConfig, logger: TensorBoardLogger, metrics: dict) -> dict | None:
     print(summary_table(metrics), flush=True)
     if cfg.fast_dev_run:
         return None  # one batch is a smoke test, not a result worth a metrics file

@@ -1,0 +1,67 @@
+"""The LightningModule: hyperparameters, optimiser groups, learning-rate shapes, test report."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pixelsense.constants import CLASSES
+from pixelsense.module import Classifier, cosine, one_cycle
+
+
+def test_hyperparameters_are_primitives_only():
+    model = Classifier(arch="ann", hidden=(64,), dropout=0.1)
+    allowed = (str, int, float, bool, tuple)
+    assert all(isinstance(v, allowed) for v in model.hparams.values())
+    assert model.hparams.arch == "ann" and model.hparams.hidden == (64,)
+    assert model.example_input_array.shape == (2, 1, 28, 28)
+    assert model(model.example_input_array).shape == (2, 10)
+
+
+def test_unknown_choices_are_refused():
+    with pytest.raises(ValueError, match="unknown architecture 'mlp'"):
+        Classifier(arch="mlp")
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        Classifier(schedule="step")
+
+
+def test_learning_rate_shapes():
+    assert one_cycle(0.0) == pytest.approx(1 / 25)
+    assert one_cycle(0.3) == pytest.approx(1.0)
+    assert one_cycle(1.0) == pytest.approx(0.0, abs=1e-12)
+    ramp = [one_cycle(p / 100) for p in range(31)]
+    decay = [one_cycle(p / 100) for p in range(30, 101)]
+    assert ramp == sorted(ramp) and decay == sorted(decay, reverse=True)
+    assert (cosine(0.0), cosine(0.5), cosine(1.0)) == pytest.approx((1.0, 0.5, 0.0))
+    assert cosine(1.5) == pytest.approx(0.0)  # past the end it stays at the floor
+
+
+def test_weight_decay_skips_biases_and_norms():
+    model = Classifier(arch="cnn", channels=(4, 8), hidden=(16,), weight_decay=0.1)
+
+    class Trainer:
+        estimated_stepping_batches = 10
+
+    model.trainer = Trainer()  # type: ignore[assignment]
+    optimizer = model.configure_optimizers()["optimizer"]
+    decay, no_decay = optimizer.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
+    total = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
+    assert total == sum(p.numel() for p in model.parameters())
+
+
+def test_test_report_is_per_class_with_support_from_the_confusion_matrix():
+    model = Classifier(arch="ann", hidden=(8,))
+    labels = torch.tensor([0, 0, 1, 2, 2, 2])
+    logits = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2, 2, 0]), 10).float()
+    model.test_per_class.update(logits, labels)
+    model.test_confusion.update(logits.argmax(1), labels)
+    model.on_test_epoch_end()
+    report = model.test_report
+    assert report["confusion_matrix"][0][:3] == [1, 1, 0] and report["confusion_matrix"][2][:3] == [1, 0, 2]
+    t_shirt, trouser, pullover = (report["per_class"][CLASSES[i]] for i in range(3))
+    assert (t_shirt["support"], trouser["support"], pullover["support"]) == (2, 1, 3)
+    assert t_shirt["precision"] == pytest.approx(0.5) and t_shirt["recall"] == pytest.approx(0.5)
+    assert trouser["precision"] == pytest.approx(0.5) and trouser["recall"] == pytest.approx(1.0)
+    assert pullover["f1"] == pytest.approx(0.8)

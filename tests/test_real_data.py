@@ -39,8 +39,9 @@ def test_real_split_and_complete_balanced_test_set(real_data):
 @pytest.mark.slow
 def test_one_ann_epoch_reaches_84_percent_and_its_metrics_agree(tmp_path, real_data):
     code = fit_main(
-        ["--model", "ann", "--epochs", "1", "--data-dir", str(real_data), "--no-download",
-         "--accelerator", "cpu", "--checkpoint-dir", str(tmp_path / "ck"), "--logdir", str(tmp_path / "runs")]
+        ["--model", "ann", "--epochs", "1", "--batch-size", "128", "--data-dir", str(real_data),
+         "--no-download", "--accelerator", "cpu", "--checkpoint-dir", str(tmp_path / "ck"),
+         "--logdir", str(tmp_path / "runs")]
     )  # fmt: skip
     assert code == 0
     metrics = json.loads((tmp_path / "ck" / "metrics.json").read_text())

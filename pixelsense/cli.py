@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from pixelsense.config import ConfigError, parse_config
@@ -19,3 +20,33 @@ def fit_main(argv: list[str] | None = None) -> int:
         print(f"fit.py: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    """``python scripts/export.py``: checkpoint → verified ONNX file (exit 0), or one error line (exit 2)."""
+    parser = argparse.ArgumentParser(description="Export a pixelsense checkpoint to a verified ONNX file.")
+    parser.add_argument("--ckpt", required=True, help="a .ckpt written by scripts/fit.py (ANN or CNN)")
+    parser.add_argument("--out", required=True, help="the .onnx file to write")
+    parser.add_argument("--data-dir", default="data", help="Fashion-MNIST for the parity check")
+    args = parser.parse_args(argv)
+
+    from pixelsense.export import ExportError, card_accuracy, describe, export, load_checkpoint
+    from pixelsense.sources import ensure_fashion_mnist
+
+    try:
+        model = load_checkpoint(args.ckpt)
+        ensure_fashion_mnist(args.data_dir, download=False)
+        images = test_images(args.data_dir)
+        diffs = export(model, args.out, images, card_accuracy(args.ckpt))
+    except (ExportError, DataError) as err:
+        print(f"export.py: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({model.hparams.arch}); {describe(diffs)}")
+    return 0
+
+
+def test_images(data_dir):
+    """The official test images, uint8 ``[10000, 28, 28]``, for parity checks."""
+    from torchvision.datasets import FashionMNIST
+
+    return FashionMNIST(str(data_dir), train=False).data

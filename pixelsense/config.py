@@ -56,6 +56,7 @@ class FitConfig:
     )
     checkpoint_dir: str | None = _opt("where checkpoints and metrics.json go (default checkpoints/<model>)")
     logdir: str = _opt("TensorBoard log folder", "runs")
+    export: bool = _opt("write a verified model.onnx next to the checkpoints after training", True)
     fast_dev_run: bool = _opt("run one batch of each stage to check that everything works", False)
     resume: bool = _opt("continue from <checkpoint-dir>/last.ckpt", False)
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import zlib
 from pathlib import Path
+
+from pixelsense.files import atomic_path
 
 # SHA-256 of the decompressed IDX files, the one identity of the data set.
 SHA256 = {
@@ -72,12 +73,9 @@ def _check(path: Path, name: str, origin: Path) -> None:
 
 def _decompress(gz_path: Path, dest: Path, name: str) -> None:
     """Decompress ``gz_path`` into ``dest`` atomically, verifying the content before it lands."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dest) as tmp:
         try:
-            with os.fdopen(fd, "wb") as out, gzip.open(gz_path, "rb") as src:
+            with open(tmp, "wb") as out, gzip.open(gz_path, "rb") as src:
                 for block in iter(lambda: src.read(1 << 20), b""):
                     out.write(block)
         except (OSError, EOFError, zlib.error) as err:
@@ -86,9 +84,6 @@ def _decompress(gz_path: Path, dest: Path, name: str) -> None:
                 f"delete it and {HOW_TO_GET}."
             ) from None
         _check(tmp, name, gz_path)
-        tmp.replace(dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _download(data_dir: Path) -> None:

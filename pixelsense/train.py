@@ -15,6 +15,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from pixelsense.config import FitConfig
 from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.files import write_text_atomic
 from pixelsense.module import Classifier
 from pixelsense.sources import ensure_fashion_mnist
 
@@ -27,13 +28,6 @@ MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
 
 class ResumeError(Exception):
     """--resume cannot continue; the message says why and what to do."""
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def _hardware(cfg: FitConfig) -> tuple[str, str]:
@@ -115,8 +109,8 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
             flush=True,
         )
         if not cfg.fast_dev_run:
-            _write_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
-            _write_atomic(Path(logger.log_dir) / "config.json", cfg.to_json())
+            write_text_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
+            write_text_atomic(Path(logger.log_dir) / "config.json", cfg.to_json())
     start = time.perf_counter()
     trainer.fit(model, datamodule=data, ckpt_path=resume_from)
     train_seconds = time.perf_counter() - start
@@ -142,17 +136,19 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         "command": command,
         "config": json.loads(cfg.to_json()),
     }
-    return _report(cfg, logger, metrics)
-
-
-def _report(cfg: FitConfig, logger: TensorBoardLogger, metrics: dict) -> dict | None:
     print(summary_table(metrics), flush=True)
     if cfg.fast_dev_run:
         return None  # one batch is a smoke test, not a result worth a metrics file
     final = {"hp/test_acc": metrics["test_accuracy"], "hp/test_f1_macro": metrics["test_f1_macro"]}
     logger.log_hyperparams(metrics["config"], final)
-    _write_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
+    write_text_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
     print(f"pixelsense: wrote {Path(cfg.checkpoint_dir) / 'metrics.json'}", flush=True)
+    if cfg.export:
+        from pixelsense.export import describe, export
+
+        onnx_path = Path(cfg.checkpoint_dir) / "model.onnx"
+        diffs = export(model, onnx_path, data.test_set.images, metrics["test_accuracy"])
+        print(f"pixelsense: wrote {onnx_path}; {describe(diffs)}", flush=True)
     return metrics
 
 

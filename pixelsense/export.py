@@ -1,0 +1,138 @@
+"""Export a pixelsense checkpoint to one self-contained ONNX file and prove it behaves like the checkpoint.
+
+The graph takes raw uint8 pixels ``images [N, 1, 28, 28]`` (white clothes on black, as Fashion-MNIST) and
+returns ``logits`` and ``probabilities``: normalisation is inside, so consumers never need MEAN and STD.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from pixelsense import __version__
+from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from pixelsense.data import normalize
+from pixelsense.files import atomic_path
+
+OPSET = 18
+PARITY_BATCHES = (1, 7, 256)  # batch sizes checked against the torch model
+MAX_PROB_DIFF = 1e-5  # largest |Δprobability| an export may show against its checkpoint
+
+
+class ExportError(Exception):
+    """The checkpoint cannot be exported, or the export does not match it; the message says which."""
+
+
+class Deployable(nn.Module):
+    """The network with its preprocessing: uint8 pixels in, (logits, probabilities) out."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        logits = self.net(normalize(images))
+        return logits, logits.softmax(dim=-1)
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """The Classifier in a pixelsense checkpoint (weights_only loading), in eval mode."""
+    from pixelsense.module import Classifier
+
+    path = Path(path)
+    try:
+        hparams = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    except Exception as err:  # unpickling reports bad files in many ways
+        raise ExportError(f"{path} cannot be read as a checkpoint ({type(err).__name__}); pass a .ckpt "
+                          "written by scripts/fit.py.") from None  # fmt: skip
+    if not isinstance(hparams, dict) or hparams.get("arch") not in ("ann", "cnn"):
+        raise ExportError(f"{path} is not a pixelsense checkpoint (no ANN/CNN hyperparameters); pass a .ckpt "
+                          "written by scripts/fit.py.")  # fmt: skip
+    return Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
+
+
+def _metadata(arch: str, test_accuracy: float | None) -> dict[str, str]:
+    return {
+        "classes": json.dumps(list(CLASSES)),
+        "architecture": arch,
+        "normalization": json.dumps({"scale": 1 / 255, "mean": MEAN, "std": STD}),
+        "input": "uint8 [N, 1, 28, 28], white clothes on black",
+        "test_accuracy": "unknown" if test_accuracy is None else f"{test_accuracy:.4f}",
+        "pixelsense_version": __version__,
+    }
+
+
+def export(
+    model, out: str | os.PathLike, images: Tensor, test_accuracy: float | None = None
+) -> dict[int, float]:
+    """Export ``model`` (a Classifier) to ``out`` and verify it; the file appears only if it passes.
+
+    Checks: ``onnx.checker`` (full), then onnxruntime against torch on ``images`` (real test images, uint8
+    ``[N, 28, 28]``, N ≥ 256). Returns the max |Δprobability| per batch size.
+    """
+    model = model.to("cpu").eval()
+    with atomic_path(out) as tmp:
+        _write_onnx(model, tmp, test_accuracy)
+        return verify_parity(model, tmp, images)
+
+
+def _write_onnx(model, path: Path, test_accuracy: float | None) -> None:
+    import onnx
+
+    wrapper = Deployable(model.net).eval()
+    sample = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)  # batch ≥ 2: not frozen at 1
+    program = torch.onnx.export(
+        wrapper, (sample,), dynamo=True, opset_version=OPSET, input_names=["images"],
+        output_names=["logits", "probabilities"], dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
+        external_data=False, verbose=False,
+    )  # fmt: skip
+    proto = program.model_proto
+    for key, value in _metadata(model.hparams.arch, test_accuracy).items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save_model(proto, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def verify_parity(model, onnx_path: str | os.PathLike, images: Tensor) -> dict[int, float]:
+    """Compare onnxruntime with the torch model on ``images`` (uint8 ``[N, 28, 28]``) at each batch size in
+    PARITY_BATCHES; return the max |Δprobability| per batch size, or raise ExportError."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    wrapper = Deployable(model.net).eval()
+    diffs = {}
+    for size in PARITY_BATCHES:
+        batch = images[:size].reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+        with torch.no_grad():
+            expected = wrapper(batch)[1].numpy()
+        got = session.run(["probabilities"], {"images": batch.numpy()})[0]
+        diffs[size] = float(np.abs(expected - got).max())
+        same = bool((expected.argmax(1) == got.argmax(1)).all())
+        if len(batch) != size or diffs[size] > MAX_PROB_DIFF or not same:
+            raise ExportError(
+                f"{onnx_path} does not match its checkpoint at batch {size} ({len(batch)} images): max "
+                f"|Δprobability| {diffs[size]:.2e} (limit {MAX_PROB_DIFF:.0e}), same argmax: {same}."
+            )
+    return diffs
+
+
+def describe(diffs: dict[int, float]) -> str:
+    shown = ", ".join(f"batch {size}: {diff:.1e}" for size, diff in diffs.items())
+    return f"verified: onnxruntime vs torch, max |Δprobability| {shown}"
+
+
+def card_accuracy(ckpt: str | os.PathLike) -> float | None:
+    """The test accuracy that fit.py recorded for this checkpoint in the metrics.json beside it, if any."""
+    ckpt = Path(ckpt)
+    try:
+        metrics = json.loads((ckpt.parent / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if Path(str(metrics.get("best_checkpoint", ""))).name != ckpt.name:
+        return None
+    return metrics.get("test_accuracy")

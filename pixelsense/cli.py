@@ -19,6 +19,27 @@ def fit_main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ResumeError) as err:
         print(f"fit.py: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # an unwritable --checkpoint-dir or --logdir, a full disk, ...
+        print(f"fit.py: error: {err.strerror or err}: {err.filename}; check the path and its permissions.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0
+
+
+def get_data_main(argv: list[str] | None = None) -> int:
+    """``python scripts/get_data.py``: put verified Fashion-MNIST in <data-dir>/FashionMNIST/raw/."""
+    from pixelsense.sources import ensure_fashion_mnist
+
+    parser = argparse.ArgumentParser(description=get_data_main.__doc__)
+    parser.add_argument("--data-dir", default="data", help="where the data goes (default: data)")
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+    try:
+        raw = ensure_fashion_mnist(args.data_dir, download=args.download)
+    except DataError as err:
+        print(f"get_data.py: error: {err}", file=sys.stderr)
+        return 2
+    print(f"Fashion-MNIST ready in {raw} (SHA-256 verified)")
     return 0
 
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pixelsense.module import ARCHS, SCHEDULES
+from pixelsense.constants import ARCHS, SCHEDULES
 
 # The default recipe of each model; the README's results come from these exact values.
 RECIPES: dict[str, dict] = {
@@ -61,14 +61,38 @@ class FitConfig:
     resume: bool = _opt("continue from <checkpoint-dir>/last.ckpt", False)
 
     def resolved(self) -> FitConfig:
-        """A copy with every recipe value and the checkpoint folder filled in."""
+        """A checked copy with every recipe value and the checkpoint folder filled in."""
+        if self.model not in RECIPES:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(ARCHS)}.")
         recipe = RECIPES[self.model]
         values = {
             k: recipe[k] if getattr(self, k) is None and k in recipe else getattr(self, k) for k in _names()
         }
         values["hidden"], values["channels"] = tuple(values["hidden"]), tuple(values["channels"])
         values["checkpoint_dir"] = self.checkpoint_dir or str(Path("checkpoints") / self.model)
-        return FitConfig(**values)
+        config = FitConfig(**values)
+        config._check()
+        return config
+
+    def _check(self) -> None:
+        problems = [
+            f"--{name.replace('_', '-')} must be {rule}"
+            for name, ok, rule in [
+                ("epochs", self.epochs >= 1, "at least 1"),
+                ("batch_size", self.batch_size >= 1, "at least 1"),
+                ("lr", self.lr > 0, "above 0"),
+                ("weight_decay", self.weight_decay >= 0, "0 or more"),
+                ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+                ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+                ("translate", self.translate >= 0, "0 or more"),
+                ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+                ("hidden", all(h >= 1 for h in self.hidden), "positive sizes"),
+                ("channels", self.model == "ann" or min(self.channels, default=0) >= 1, "positive widths"),
+            ]
+            if not ok
+        ]
+        if problems:
+            raise ConfigError("; ".join(problems) + ".")
 
     def to_json(self) -> str:
         values = dataclasses.asdict(self)
@@ -127,11 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(argv: list[str] | None = None) -> FitConfig:
+def parse_config(argv: list[str]) -> FitConfig:
     parser = build_parser()
     first, _ = parser.parse_known_args(argv)
     if first.config:
-        parser.set_defaults(**load_config(first.config))
+        saved = load_config(first.config)
+        model_given = any(a == "--model" or a.startswith("--model=") for a in argv)
+        if model_given and first.model != saved.get("model"):
+            raise ConfigError(
+                f"{first.config} is a {saved.get('model')} run; drop --model or use its own config."
+            )
+        parser.set_defaults(**saved)
     args = vars(parser.parse_args(argv))
     args.pop("config")
     return FitConfig(**args).resolved()

@@ -82,11 +82,11 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        batch_size: int = 128,
+        batch_size: int = 256,
         seed: int = 0,
         val_size: int = VAL_SIZE,
         flip: bool = True,
-        translate: int = 2,
+        translate: int = 1,
         download: bool = True,
     ) -> None:
         super().__init__()

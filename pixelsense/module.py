@@ -16,11 +16,9 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from pixelsense.constants import CLASSES, IMAGE_SIZE, NUM_CLASSES
+from pixelsense.constants import ARCHS, CLASSES, IMAGE_SIZE, NUM_CLASSES, SCHEDULES
 from pixelsense.nets import ANN, CNN
 
-ARCHS = ("ann", "cnn")
-SCHEDULES = ("onecycle", "cosine")
 STAGES = ("train", "val", "test")
 
 
@@ -54,10 +52,10 @@ class Classifier(pl.LightningModule):
         arch: str = "cnn",
         channels: tuple[int, ...] = (32, 64),  # CNN only: conv width per pooling stage
         hidden: tuple[int, ...] = (128,),  # dense hidden sizes
-        dropout: float = 0.3,
+        dropout: float = 0.2,
         lr: float = 3e-3,  # peak learning rate
         weight_decay: float = 5e-4,  # AdamW, on weights only (not biases or norms)
-        label_smoothing: float = 0.0,
+        label_smoothing: float = 0.1,
         schedule: str = "onecycle",
     ) -> None:
         super().__init__()
@@ -133,6 +131,10 @@ class Classifier(pl.LightningModule):
         }
         self.test_confusion.reset()
         self.test_per_class.reset()
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Class probabilities ``[N, 10]`` for a batch of (images, labels)."""
+        return self(batch[0]).softmax(dim=-1)
 
     def configure_optimizers(self):
         decay = [p for p in self.parameters() if p.ndim > 1]

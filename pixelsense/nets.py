@@ -36,7 +36,7 @@ class CNN(nn.Module):
         self,
         channels: tuple[int, ...] = (32, 64),
         hidden: tuple[int, ...] = (128,),
-        dropout: float = 0.3,
+        dropout: float = 0.2,
         convs: int = 1,
     ) -> None:
         super().__init__()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from pixelsense.data import CLASSES
+from pixelsense.constants import CLASSES
 
 
 def confusion_matrix_figure(matrix: torch.Tensor, classes: Sequence[str] = CLASSES, title: str = ""):

@@ -12,9 +12,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from pixelsense.config import FitConfig
-from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.config import ConfigError, FitConfig
+from pixelsense.constants import CLASSES
+from pixelsense.data import FashionMNISTDataModule
 from pixelsense.files import write_text_atomic
 from pixelsense.module import Classifier
 from pixelsense.sources import ensure_fashion_mnist
@@ -57,9 +59,27 @@ def _resume_path(cfg: FitConfig) -> str | None:
     last = Path(cfg.checkpoint_dir) / "last.ckpt"
     if not last.is_file():
         raise ResumeError(f"nothing to resume: {last} does not exist; train once without --resume first.")
-    arch = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters", {}).get("arch")
-    if arch != cfg.model:
-        raise ResumeError(f"{last} holds a {arch!r} model, not {cfg.model!r}; pass the matching --model.")
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        saved, done = state["hyper_parameters"], state["epoch"] + 1
+    except Exception as err:  # a damaged file fails in many ways
+        raise ResumeError(
+            f"{last} is damaged ({type(err).__name__}); delete it or train without --resume."
+        ) from None
+    if saved.get("arch") != cfg.model:
+        raise ResumeError(
+            f"{last} holds a {saved.get('arch')!r} model, not {cfg.model!r}; pass the matching --model."
+        )
+    for key in ("hidden", "channels"):  # the shapes of the weights
+        had, want = tuple(saved.get(key, ())), getattr(cfg, key)
+        if had != want:
+            raise ResumeError(
+                f"{last} was trained with --{key} {had}, not {want}; resume with the same --{key}."
+            )
+    if done >= cfg.epochs:
+        raise ResumeError(
+            f"{last} has already trained {done} epochs; pass --epochs above {done} to continue."
+        )
     return str(last)
 
 
@@ -84,12 +104,17 @@ def make_trainer(cfg: FitConfig, logger: TensorBoardLogger) -> tuple[pl.Trainer,
     )  # fmt: skip
     # Lightning's save_last only writes when the best one does; --resume needs every epoch.
     last = ModelCheckpoint(dirpath=cfg.checkpoint_dir, filename="last", enable_version_counter=False)
-    trainer = pl.Trainer(
-        accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
-        precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-        callbacks=[best, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
-        use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
-    )  # fmt: skip
+    try:
+        trainer = pl.Trainer(
+            accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
+            precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
+            callbacks=[best, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
+            use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
+        )  # fmt: skip
+    except (MisconfigurationException, ValueError, TypeError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise ConfigError(f"Lightning cannot run these settings: {reason} Check --accelerator, --devices, "
+                          "--strategy and --precision.") from None  # fmt: skip
     return trainer, best
 
 
@@ -139,6 +164,12 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     print(summary_table(metrics), flush=True)
     if cfg.fast_dev_run:
         return None  # one batch is a smoke test, not a result worth a metrics file
+    _save(cfg, logger, metrics, model, data)
+    return metrics
+
+
+def _save(cfg: FitConfig, logger, metrics: dict, model: Classifier, data: FashionMNISTDataModule) -> None:
+    """Final metrics to TensorBoard's hparams and metrics.json; the verified model.onnx unless --no-export."""
     final = {"hp/test_acc": metrics["test_accuracy"], "hp/test_f1_macro": metrics["test_f1_macro"]}
     logger.log_hyperparams(metrics["config"], final)
     write_text_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
@@ -149,7 +180,6 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         onnx_path = Path(cfg.checkpoint_dir) / "model.onnx"
         diffs = export(model, onnx_path, data.test_set.images, metrics["test_accuracy"])
         print(f"pixelsense: wrote {onnx_path}; {describe(diffs)}", flush=True)
-    return metrics
 
 
 def summary_table(metrics: dict) -> str:

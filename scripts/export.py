@@ -1,6 +1,6 @@
 """Export a pixelsense checkpoint to one verified, self-contained ONNX file.
 
-python scripts/export.py --ckpt checkpoints/cnn/best-epoch19-acc0.9370.ckpt --out cnn.onnx
+python scripts/export.py --ckpt checkpoints/cnn/best-epoch18-acc0.9362.ckpt --out cnn.onnx
 """
 
 import sys

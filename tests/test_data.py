@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import N_TEST, N_TRAIN, image_ids
 
-from pixelsense.data import MEAN, STD, FashionMNISTDataModule, augment, normalize
+from pixelsense.data import MEAN, STD, VAL_SIZE, FashionMNISTDataModule, augment, normalize
 
 
 def make(fake_data, **kw) -> FashionMNISTDataModule:
@@ -18,7 +18,7 @@ def make(fake_data, **kw) -> FashionMNISTDataModule:
 
 def test_split_sizes(fake_data):
     dm = make(fake_data)
-    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (N_TRAIN - 5000, 5000, N_TEST)
+    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (N_TRAIN - VAL_SIZE, VAL_SIZE, N_TEST)
     small = make(fake_data, val_size=100)
     assert (len(small.train_set), len(small.val_set)) == (N_TRAIN - 100, 100)
 
@@ -45,7 +45,7 @@ def test_test_loader_counts_every_image_once(fake_data, batch_size):
     dm = make(fake_data, batch_size=batch_size)
     seen = [i for x, _ in dm.test_dataloader() for i in image_ids(x)]
     assert sorted(seen) == list(range(N_TEST))
-    assert sum(len(x) for x, _ in dm.val_dataloader()) == 5000
+    assert sum(len(x) for x, _ in dm.val_dataloader()) == VAL_SIZE
 
 
 def test_batches_are_uint8_slices_with_labels(fake_data):
@@ -106,8 +106,8 @@ def test_ddp_shards_cover_each_image_exactly_once(fake_data):
         for stage, loader in [("train", dm.train_dataloader()), ("val", dm.val_dataloader()),
                               ("test", dm.test_dataloader())]:  # fmt: skip
             ids = [i for x, _ in loader for i in image_ids(x)]
-            assert stage != "train" or abs(len(ids) - (N_TRAIN - 5000) / 3) <= 1
+            assert stage != "train" or abs(len(ids) - (N_TRAIN - VAL_SIZE) / 3) <= 1
             shards[stage] += ids
     assert sorted(shards["test"]) == list(range(N_TEST))  # no padding, no repeats
     assert sorted(shards["val"]) == sorted(image_ids(dm.val_set.images))
-    assert len(set(shards["train"])) == N_TRAIN - 5000
+    assert len(set(shards["train"])) == N_TRAIN - VAL_SIZE

@@ -13,8 +13,9 @@ import torch
 from conftest import N_TEST
 
 from pixelsense.cli import fit_main
-from pixelsense.config import FitConfig, parse_config
-from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.config import parse_config
+from pixelsense.constants import CLASSES
+from pixelsense.data import FashionMNISTDataModule
 from pixelsense.module import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,8 @@ def test_fast_dev_run(tmp_path, fake_data, capsys, model):
 
 
 def test_one_epoch_writes_checkpoints_metrics_and_logs(tmp_path, fake_data, capsys):
-    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
+    args = ["--model", "ann", "--epochs", "1", "--lr", "0.01", "--no-flip"]
+    assert run(tmp_path, fake_data, *args) == 0
     ck = tmp_path / "ck"
     metrics = json.loads((ck / "metrics.json").read_text())
     assert metrics["model"] == "ann" and metrics["epochs"] == 1
@@ -66,7 +68,11 @@ def test_one_epoch_writes_checkpoints_metrics_and_logs(tmp_path, fake_data, caps
 
     # The saved configuration re-runs the same run.
     saved = ck / "config.json"
-    assert parse_config(["--config", str(saved)]) == FitConfig(**json.loads(saved.read_text())).resolved()
+    original = parse_config(["--data-dir", str(fake_data), "--no-download", "--accelerator", "cpu",
+                             "--checkpoint-dir", str(ck), "--logdir", str(tmp_path / "runs"),
+                             "--batch-size", "128", *args])  # fmt: skip
+    assert parse_config(["--config", str(saved)]) == original
+    assert parse_config(["--config", str(saved)]).lr == 0.01
     assert parse_config(["--config", str(saved), "--epochs", "3"]).epochs == 3
 
 
@@ -137,3 +143,52 @@ def test_help_lists_every_option():
                  "--devices", "--strategy", "--num-nodes", "--precision", "--checkpoint-dir", "--logdir",
                  "--fast-dev-run", "--resume", "--config"]:  # fmt: skip
         assert flag in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "-1", "--epochs", "0"], "--epochs must be at least 1; --lr must be above 0."),
+        (["--dropout", "1.5"], "--dropout must be in [0, 1)."),
+        (["--precision", "17-bogus"], "Lightning cannot run these settings"),
+        (["--devices", "abc"], "Lightning cannot run these settings"),
+    ],
+)
+def test_bad_settings_are_one_line_and_exit_2(tmp_path, fake_data, capsys, args, message):
+    assert run(tmp_path, fake_data, "--model", "ann", "--fast-dev-run", *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+def test_asking_for_a_missing_gpu_is_one_line(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--fast-dev-run", "--accelerator", "gpu") == 2
+    assert "Lightning cannot run these settings" in capsys.readouterr().err
+
+
+def test_unwritable_checkpoint_dir_is_one_line(tmp_path, fake_data, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = run(
+        tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--checkpoint-dir", str(blocker / "ck")
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "a-file" in err and "check the path" in err
+
+
+def test_config_of_another_model_is_refused(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
+    assert fit_main(["--config", str(tmp_path / "ck" / "config.json"), "--model", "cnn"]) == 2
+    assert "is a ann run; drop --model" in capsys.readouterr().err
+
+
+def test_resume_refuses_damaged_finished_or_reshaped_runs(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32") == 0
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32", "--resume") == 2
+    assert "has already trained 1 epochs; pass --epochs above 1" in capsys.readouterr().err
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "64", "--resume") == 2
+    assert "was trained with --hidden (32,), not (64,)" in capsys.readouterr().err
+    last = tmp_path / "ck" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "32", "--resume") == 2
+    assert "last.ckpt is damaged" in capsys.readouterr().err

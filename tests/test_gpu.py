@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pixelsense.cli import fit_main
-from pixelsense.data import augment, normalize
+from pixelsense.data import FashionMNISTDataModule, augment, normalize
 
 pytestmark = pytest.mark.gpu
 
@@ -24,8 +24,20 @@ def test_auto_picks_the_gpu_and_bf16(tmp_path, fake_data, capsys, model):
     assert f"precision {expected}" in out
 
 
-def test_batch_transforms_run_on_the_device():
-    pixels = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8, device="cuda")
-    x = normalize(pixels, flip=True, translate=2)
-    assert x.device.type == "cuda" and x.shape == (64, 1, 28, 28)
-    assert torch.equal(augment(x, flip=False, translate=0), x)
+def test_batches_travel_as_uint8_and_are_transformed_on_the_device(fake_data):
+    data = FashionMNISTDataModule(data_dir=str(fake_data), download=False, batch_size=64)
+    data.setup()
+    images, labels = next(iter(data.train_dataloader()))
+    assert images.dtype == torch.uint8  # what crosses to the device is one byte a pixel
+
+    class Loop:
+        training = True
+
+    data.trainer = Loop()
+    x, _ = data.on_after_batch_transfer((images.cuda(), labels.cuda()), 0)
+    assert x.device.type == "cuda" and x.dtype == torch.float32 and x.shape == (64, 1, 28, 28)
+    cpu_plain = normalize(images)
+    Loop.training = False
+    plain, _ = data.on_after_batch_transfer((images.cuda(), labels.cuda()), 0)
+    assert torch.allclose(plain.cpu(), cpu_plain) and not torch.allclose(x.cpu(), cpu_plain)
+    assert torch.equal(augment(plain, flip=False, translate=0), plain)

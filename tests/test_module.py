@@ -65,3 +65,19 @@ def test_test_report_is_per_class_with_support_from_the_confusion_matrix():
     assert t_shirt["precision"] == pytest.approx(0.5) and t_shirt["recall"] == pytest.approx(0.5)
     assert trouser["precision"] == pytest.approx(0.5) and trouser["recall"] == pytest.approx(1.0)
     assert pullover["f1"] == pytest.approx(0.8)
+
+
+def test_class_defaults_are_the_default_recipes():
+    import inspect
+
+    from pixelsense.config import RECIPES
+    from pixelsense.data import FashionMNISTDataModule
+    from pixelsense.nets import ANN, CNN
+
+    def defaults(obj) -> dict:
+        return {k: p.default for k, p in inspect.signature(obj).parameters.items()}
+
+    cnn, ann = RECIPES["cnn"], RECIPES["ann"]
+    for obj, recipe in [(Classifier, cnn), (FashionMNISTDataModule, cnn), (CNN, cnn), (ANN, ann)]:
+        shared = defaults(obj).keys() & recipe.keys()
+        assert shared and {k: defaults(obj)[k] for k in shared} == {k: recipe[k] for k in shared}, obj

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pixelsense.config import FitConfig
-from pixelsense.data import CLASSES
+from pixelsense.constants import CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("ann", "cnn")

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from pixelsense.cli import fit_main
-from pixelsense.data import CLASSES, FashionMNISTDataModule
+from pixelsense.constants import CLASSES
+from pixelsense.data import FashionMNISTDataModule
 from pixelsense.sources import DataError, ensure_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]

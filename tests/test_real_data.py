@@ -79,3 +79,22 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(tmp_path, real_da
     matrix = torch.tensor(metrics["confusion_matrix"])
     assert matrix.sum() == 10_000 and matrix.sum(1).tolist() == [1000] * 10
     assert metrics["test_accuracy"] == pytest.approx(matrix.trace().item() / 10_000, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_exported_onnx_accuracy_equals_the_checkpoints(tmp_path, real_data):
+    import onnxruntime as ort
+    from torchvision.datasets import FashionMNIST
+
+    code = fit_main(
+        ["--model", "cnn", "--epochs", "1", "--channels", "8", "16", "--hidden", "32", "--data-dir",
+         str(real_data), "--no-download", "--accelerator", "cpu", "--checkpoint-dir", str(tmp_path / "ck"),
+         "--logdir", str(tmp_path / "runs")]
+    )  # fmt: skip
+    assert code == 0
+    metrics = json.loads((tmp_path / "ck" / "metrics.json").read_text())
+    test = FashionMNIST(str(real_data), train=False)
+    session = ort.InferenceSession(str(tmp_path / "ck" / "model.onnx"), providers=["CPUExecutionProvider"])
+    (probabilities,) = session.run(["probabilities"], {"images": test.data[:, None].numpy()})
+    accuracy = (probabilities.argmax(1) == test.targets.numpy()).mean()
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-4)  # at most one image apart

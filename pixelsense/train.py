@@ -134,7 +134,6 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
             flush=True,
         )
         if not cfg.fast_dev_run:
-            write_text_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
             write_text_atomic(Path(logger.log_dir) / "config.json", cfg.to_json())
     start = time.perf_counter()
     trainer.fit(model, datamodule=data, ckpt_path=resume_from)
@@ -172,6 +171,8 @@ def _save(cfg: FitConfig, logger, metrics: dict, model: Classifier, data: Fashio
     """Final metrics to TensorBoard's hparams and metrics.json; the verified model.onnx unless --no-export."""
     final = {"hp/test_acc": metrics["test_accuracy"], "hp/test_f1_macro": metrics["test_f1_macro"]}
     logger.log_hyperparams(metrics["config"], final)
+    # Written after fit: before it, Lightning would warn that the checkpoint folder is not empty.
+    write_text_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
     write_text_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
     print(f"pixelsense: wrote {Path(cfg.checkpoint_dir) / 'metrics.json'}", flush=True)
     if cfg.export:

@@ -1,4 +1,4 @@
-"""The README's results are the reference runs' metrics (checkpoints/<model>.metrics.json), made with the
+"""The README's results are the reference runs' metrics (checkpoints/<model>.json), made with the
 current default recipes, and they meet the targets. Regenerate the rows with
 ``python tests/test_readme.py`` after a new reference run."""
 
@@ -19,7 +19,7 @@ TARGETS = {"ann": (0.890, 180), "cnn": (0.920, 900)}
 
 
 def card(model: str) -> dict:
-    return json.loads((ROOT / "checkpoints" / f"{model}.metrics.json").read_text())
+    return json.loads((ROOT / "checkpoints" / f"{model}.json").read_text())
 
 
 def result_rows() -> list[str]:

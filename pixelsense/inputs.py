@@ -1,0 +1,164 @@
+"""Inputs for onnxruntime inference, without torch: image files, folders, globs, IDX image files and .npy
+arrays, streamed as uint8 ``[k, 28, 28]`` chunks with bounded memory. A bad input becomes a Failure (its
+source and one reason) and the others go on."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pixelsense.constants import IMAGE_SIZE
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
+PIXELS = IMAGE_SIZE * IMAGE_SIZE
+
+
+@dataclass
+class Chunk:
+    sources: list[str]
+    images: np.ndarray  # uint8 [k, 28, 28]
+
+
+@dataclass
+class Failure:
+    source: str
+    reason: str
+
+
+class NoInputs(Exception):
+    """Nothing to predict: no arguments, or only empty folders and globs."""
+
+
+def expand(args: Iterable[str]) -> list[Path | Failure]:
+    """Files to read, in order: files as given, folders searched recursively for images, globs expanded."""
+    found: list[Path | Failure] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise NoInputs(
+                    f"{arg} holds no PNG, JPEG, BMP, GIF or TIFF images; point at images, IDX or .npy."
+                )
+            found += files
+        elif path.exists():
+            found.append(path)
+        elif glob.has_magic(arg):
+            matches = sorted(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise NoInputs(f"{arg} matches no files.")
+            found += matches
+        else:
+            found.append(Failure(arg, "no such file or folder"))
+    if not found:
+        raise NoInputs("no inputs; pass image files, folders, globs, IDX files or .npy arrays.")
+    return found
+
+
+def read_all(items: Iterable[Path | Failure], chunk: int, invert: bool) -> Iterator[Chunk | Failure]:
+    for item in items:
+        if isinstance(item, Failure):
+            yield item
+            continue
+        name = item.name.lower()
+        try:
+            if name.endswith(".npy"):
+                yield from _read_npy(item, chunk)
+            elif "idx3" in name or name.endswith((".idx", ".idx.gz")):
+                yield from _read_idx(item, chunk)
+            elif item.suffix.lower() in IMAGE_SUFFIXES:
+                yield Chunk([str(item)], load_image(item, invert)[None])
+            else:
+                yield Failure(str(item), "not an image, IDX or .npy file")
+        except _Bad as bad:
+            yield Failure(str(item), str(bad))
+
+
+class _Bad(Exception):
+    """The reason one input cannot be used."""
+
+
+def load_image(path: Path, invert: bool = False) -> np.ndarray:
+    """Any size and mode → uint8 28×28 grayscale, white object on black (``invert`` for dark on light)."""
+    from PIL import Image, UnidentifiedImageError
+
+    background = 255 if invert else 0  # transparent areas and padding become background
+    try:
+        with Image.open(path) as im:
+            im.seek(0)  # first frame of an animation
+            im.load()
+            if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit: scale to 8 bits, do not clip
+                gray = Image.fromarray(
+                    (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
+                )
+            elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                rgba = im.convert("RGBA")
+                flat = Image.new("RGBA", rgba.size, (background, background, background, 255))
+                gray = Image.alpha_composite(flat, rgba).convert("L")
+            else:
+                gray = im.convert("L")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise _Bad(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
+    side = max(gray.size)  # pad to a square so the garment keeps its shape
+    square = Image.new("L", (side, side), background)
+    square.paste(gray, ((side - gray.width) // 2, (side - gray.height) // 2))
+    small = np.asarray(square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS), dtype=np.uint8)
+    return 255 - small if invert else small
+
+
+def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:
+        pickled = "pickle" in str(err) or "Python objects" in str(err)
+        reason = (
+            "holds pickled Python objects, which are never loaded; save plain arrays" if pickled else str(err)
+        )
+        raise _Bad(reason) from None
+    except OSError as err:
+        raise _Bad(f"is not a readable .npy array ({err})") from None
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 3 or array.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise _Bad(f"has shape {tuple(array.shape)}; need N×28×28 or N×1×28×28")
+    floats = np.issubdtype(array.dtype, np.floating)
+    if array.dtype != np.uint8 and not floats:
+        raise _Bad(f"has dtype {array.dtype}; need uint8 0–255 or float 0–1")
+    for start in range(0, len(array), chunk) if floats else ():  # check everything before predicting any
+        part = np.asarray(array[start : start + chunk])
+        if np.isnan(part).any():
+            raise _Bad("contains NaN values")
+        if part.size and (part.min() < 0 or part.max() > 1):
+            raise _Bad("has float values outside 0–1")
+    for start in range(0, len(array), chunk):
+        part = np.asarray(array[start : start + chunk])
+        images = (part * 255.0).round().astype(np.uint8) if floats else part
+        yield Chunk([f"{path}:{i}" for i in range(start, start + len(part))], images)
+
+
+def _read_idx(path: Path, chunk: int) -> Iterator[Chunk | Failure]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            header = f.read(16)
+            if len(header) < 16 or header[:4] != b"\x00\x00\x08\x03":
+                raise _Bad("is not an IDX image file (bad magic number)")
+            count, rows, cols = struct.unpack(">III", header[4:])
+            if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):
+                raise _Bad(f"holds {rows}×{cols} images; need 28×28")
+            for start in range(0, count, chunk):
+                want = min(chunk, count - start)
+                data = f.read(want * PIXELS)
+                if len(data) < want * PIXELS:
+                    got = start + len(data) // PIXELS
+                    raise _Bad(f"is truncated: the header says {count} images, the file holds {got}")
+                images = np.frombuffer(data, np.uint8).reshape(want, IMAGE_SIZE, IMAGE_SIZE)
+                yield Chunk([f"{path}:{i}" for i in range(start, start + want)], images)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise _Bad(f"cannot be read ({err})") from None

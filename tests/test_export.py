@@ -112,3 +112,14 @@ def test_export_cli_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "bad.ckpt cannot be read as a checkpoint" in err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_benchmark_measures_both_engines_on_the_same_network():
+    from pixelsense.bench import BATCH_SIZES, compare, table
+
+    results = compare(None, threads=1, rounds=1)
+    assert [r["batch"] for r in results] == list(BATCH_SIZES)
+    for r in results:
+        assert r["torch"] > 0 and r["onnxruntime"] > 0
+        assert r["speedup"] == pytest.approx(r["onnxruntime"] / r["torch"])
+    assert table(results).count("\n") == len(BATCH_SIZES)

@@ -11,12 +11,13 @@ from pixelsense.sources import DataError
 
 def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: returns the exit code (0 done, 2 a problem the user can fix)."""
+    from pixelsense.export import ExportError
     from pixelsense.train import ResumeError, fit
 
     args = sys.argv[1:] if argv is None else argv
     try:
         fit(parse_config(args), command=" ".join(["python scripts/fit.py", *args]))
-    except (ConfigError, DataError, ResumeError) as err:
+    except (ConfigError, DataError, ResumeError, ExportError) as err:
         print(f"fit.py: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # an unwritable --checkpoint-dir or --logdir, a full disk, ...
@@ -61,6 +62,11 @@ def export_main(argv: list[str] | None = None) -> int:
         diffs = export(model, args.out, images, card_accuracy(args.ckpt))
     except (ExportError, DataError) as err:
         print(f"export.py: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # --out in a folder that cannot be written
+        print(
+            f"export.py: error: {err.filename}: {err.strerror or err}; pick another --out.", file=sys.stderr
+        )
         return 2
     print(f"wrote {args.out} ({model.hparams.arch}); {describe(diffs)}")
     return 0

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from pixelsense import __version__
-from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
+from pixelsense.constants import ARCHS, CLASSES, IMAGE_SIZE, MEAN, STD
 from pixelsense.data import normalize
 from pixelsense.files import atomic_path
 
@@ -50,10 +50,14 @@ def load_checkpoint(path: str | os.PathLike):
     except Exception as err:  # unpickling reports bad files in many ways
         raise ExportError(f"{path} cannot be read as a checkpoint ({type(err).__name__}); pass a .ckpt "
                           "written by scripts/fit.py.") from None  # fmt: skip
-    if not isinstance(hparams, dict) or hparams.get("arch") not in ("ann", "cnn"):
+    if not isinstance(hparams, dict) or hparams.get("arch") not in ARCHS:
         raise ExportError(f"{path} is not a pixelsense checkpoint (no ANN/CNN hyperparameters); pass a .ckpt "
                           "written by scripts/fit.py.")  # fmt: skip
-    return Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
+    try:
+        return Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
+    except (RuntimeError, KeyError, TypeError) as err:  # weights that do not fit their hyperparameters
+        reason = str(err).strip().splitlines()[0][:200]
+        raise ExportError(f"{path} does not load as a pixelsense model ({reason}).") from None
 
 
 def _metadata(arch: str, test_accuracy: float | None) -> dict[str, str]:

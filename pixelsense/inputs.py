@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import gzip
 import struct
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,7 @@ def load_image(path: Path, invert: bool = False) -> np.ndarray:
                 gray = Image.alpha_composite(flat, rgba).convert("L")
             else:
                 gray = im.convert("L")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as err:
         raise _Bad(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
     side = max(gray.size)  # pad to a square so the garment keeps its shape
     square = Image.new("L", (side, side), background)
@@ -121,13 +122,15 @@ def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
             "holds pickled Python objects, which are never loaded; save plain arrays" if pickled else str(err)
         )
         raise _Bad(reason) from None
-    except OSError as err:
-        raise _Bad(f"is not a readable .npy array ({err})") from None
+    except (OSError, EOFError) as err:
+        raise _Bad(f"is empty or not a readable .npy array ({err})") from None
     if array.ndim == 4 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 3 or array.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise _Bad(f"has shape {tuple(array.shape)}; need N×28×28 or N×1×28×28")
     floats = np.issubdtype(array.dtype, np.floating)
+    if len(array) == 0:
+        raise _Bad("holds no images")
     if array.dtype != np.uint8 and not floats:
         raise _Bad(f"has dtype {array.dtype}; need uint8 0–255 or float 0–1")
     for start in range(0, len(array), chunk) if floats else ():  # check everything before predicting any
@@ -142,7 +145,14 @@ def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
         yield Chunk([f"{path}:{i}" for i in range(start, start + len(part))], images)
 
 
-def _read_idx(path: Path, chunk: int) -> Iterator[Chunk | Failure]:
+def _read_idx(path: Path, chunk: int) -> Iterator[Chunk]:
+    """Checked whole first (as .npy files are), so a corrupt file gives no rows at all."""
+    for _ in _idx_chunks(path, chunk):
+        pass
+    yield from _idx_chunks(path, chunk)
+
+
+def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
@@ -152,6 +162,8 @@ def _read_idx(path: Path, chunk: int) -> Iterator[Chunk | Failure]:
             count, rows, cols = struct.unpack(">III", header[4:])
             if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):
                 raise _Bad(f"holds {rows}×{cols} images; need 28×28")
+            if count == 0:
+                raise _Bad("holds no images")
             for start in range(0, count, chunk):
                 want = min(chunk, count - start)
                 data = f.read(want * PIXELS)
@@ -160,5 +172,7 @@ def _read_idx(path: Path, chunk: int) -> Iterator[Chunk | Failure]:
                     raise _Bad(f"is truncated: the header says {count} images, the file holds {got}")
                 images = np.frombuffer(data, np.uint8).reshape(want, IMAGE_SIZE, IMAGE_SIZE)
                 yield Chunk([f"{path}:{i}" for i in range(start, start + want)], images)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+            if f.read(1):  # also makes gzip check its CRC
+                raise _Bad(f"has data after its {count} images: not a clean IDX file")
+    except (OSError, EOFError, zlib.error) as err:
         raise _Bad(f"cannot be read ({err})") from None

@@ -87,17 +87,18 @@ class _Bad(Exception):
 
 def load_image(path: Path, invert: bool = False) -> np.ndarray:
     """Any size and mode → uint8 28×28 grayscale, white object on black (``invert`` for dark on light)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     background = 255 if invert else 0  # transparent areas and padding become background
     try:
         with Image.open(path) as im:
             im.seek(0)  # first frame of an animation
             im.load()
-            if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit: scale to 8 bits, do not clip
-                gray = Image.fromarray(
-                    (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
-                )
+            im = ImageOps.exif_transpose(im)  # phone photos store their rotation in EXIF
+            if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # 16-bit or float: scale, do not clip
+                scale = 255.0 if im.mode == "F" else 1 / 257.0  # float images are 0–1
+                wide = np.asarray(im, dtype=np.float64) * scale
+                gray = Image.fromarray(wide.round().clip(0, 255).astype(np.uint8))
             elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 rgba = im.convert("RGBA")
                 flat = Image.new("RGBA", rgba.size, (background, background, background, 255))

@@ -16,6 +16,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per batch size")
     args = parser.parse_args()
     results = compare(args.ckpt, args.threads, args.rounds)
-    print(f"CNN, {args.threads} threads, median of {args.rounds} alternating rounds")
+    network = args.ckpt or "CNN of the default recipe"
+    print(f"{network}, {args.threads} threads, median of {args.rounds} alternating rounds")
     print(table(results))
     print(f"ort_vs_torch_speedup={results[-1]['speedup']:.2f}")

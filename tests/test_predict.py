@@ -261,3 +261,16 @@ def test_accuracy_stays_off_a_table_on_stdout(tmp_path, model_path, capsys):
     captured = capsys.readouterr()
     assert "accuracy: " not in captured.out and "accuracy: " in captured.err
     assert len(captured.out.strip().splitlines()) == 5  # header + 4 rows
+
+
+def test_float_and_rotated_images(tmp_path):
+    Image.fromarray(np.full((28, 28), 0.5, np.float32)).save(tmp_path / "float.tif")
+    assert load_image(tmp_path / "float.tif")[5, 5] == 128
+    tall = np.zeros((40, 20), np.uint8)
+    tall[:, :10] = 255  # left half white
+    image = Image.fromarray(tall)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    image.save(tmp_path / "rotated.jpg", exif=exif, quality=100)
+    shown = load_image(tmp_path / "rotated.jpg")
+    assert shown[8:13, 4:24].mean() > 200 and shown[15:20, 4:24].mean() < 50  # white on top once upright

@@ -36,27 +36,31 @@ class NoInputs(Exception):
     """Nothing to predict: no arguments, or only empty folders and globs."""
 
 
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def expand(args: Iterable[str]) -> list[Path | Failure]:
-    """Files to read, in order: files as given, folders searched recursively for images, globs expanded."""
+    """Files to read, in order: files as given, folders searched recursively for images, globs expanded
+    (a folder a glob matches is searched too)."""
     found: list[Path | Failure] = []
     for arg in args:
         path = Path(arg)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise NoInputs(
-                    f"{arg} holds no PNG, JPEG, BMP, GIF or TIFF images; point at images, IDX or .npy."
-                )
-            found += files
-        elif path.exists():
-            found.append(path)
-        elif glob.has_magic(arg):
-            matches = sorted(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
-            if not matches:
-                raise NoInputs(f"{arg} matches no files.")
-            found += matches
+        if path.exists() or not glob.has_magic(arg):
+            matches = [path]
         else:
+            matches = sorted(Path(p) for p in glob.glob(arg, recursive=True))
+        files: list[Path] = []
+        for match in matches:
+            files += _images_in(match) if match.is_dir() else [match]
+        if not path.exists() and not glob.has_magic(arg):
             found.append(Failure(arg, "no such file or folder"))
+        elif not files:
+            raise NoInputs(
+                f"{arg} holds or matches no PNG, JPEG, BMP, GIF or TIFF images, IDX or .npy files."
+            )
+        else:
+            found += list(dict.fromkeys(files))  # a recursive glob can reach a file twice
     if not found:
         raise NoInputs("no inputs; pass image files, folders, globs, IDX files or .npy arrays.")
     return found

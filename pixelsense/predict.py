@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
     parser.add_argument(
-        "--batch-size", type=_positive, default=256, help="images per onnxruntime call (default: 256)"
+        "--batch-size", type=positive_int, default=256, help="images per onnxruntime call (default: 256)"
     )
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     parser.add_argument("--output", help="write here (whole or not at all) instead of stdout")
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy")
     parser.add_argument("--invert", action="store_true", help="images are dark clothes on a light background")
     parser.add_argument(
-        "--threads", type=_positive, help="onnxruntime intra-op threads (default: onnxruntime's)"
+        "--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)"
     )
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")

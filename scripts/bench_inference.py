@@ -6,16 +6,24 @@ python scripts/bench_inference.py --ckpt checkpoints/cnn/best-epoch18-acc0.9362.
 
 import argparse
 import os
+import sys
 
 from pixelsense.bench import compare, table
+from pixelsense.export import ExportError
+from pixelsense.predict import positive_int
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", help="a pixelsense checkpoint (default: the CNN recipe, random weights)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both engines")
+    parser.add_argument(
+        "--threads", type=positive_int, default=os.cpu_count(), help="threads for both engines"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per batch size")
     args = parser.parse_args()
-    results = compare(args.ckpt, args.threads, args.rounds)
+    try:
+        results = compare(args.ckpt, args.threads, args.rounds)
+    except ExportError as err:
+        sys.exit(f"bench_inference.py: error: {err}")
     network = args.ckpt or "CNN of the default recipe"
     print(f"{network}, {args.threads} threads, median of {args.rounds} alternating rounds")
     print(table(results))

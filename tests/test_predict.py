@@ -274,3 +274,13 @@ def test_float_and_rotated_images(tmp_path):
     image.save(tmp_path / "rotated.jpg", exif=exif, quality=100)
     shown = load_image(tmp_path / "rotated.jpg")
     assert shown[8:13, 4:24].mean() > 200 and shown[15:20, 4:24].mean() < 50  # white on top once upright
+
+
+def test_a_glob_that_matches_folders_searches_them(tmp_path, model_path, capsys):
+    for name in ("shots-a", "shots-b"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / name / "x.png")
+    assert predict(model_path, f"{tmp_path}/shots-*", "--output", tmp_path / "o.csv") == 0
+    assert [r["source"] for r in rows(tmp_path / "o.csv")] == [
+        str(tmp_path / n / "x.png") for n in ("shots-a", "shots-b")
+    ]

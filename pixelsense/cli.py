@@ -58,7 +58,7 @@ def export_main(argv: list[str] | None = None) -> int:
     try:
         model = load_checkpoint(args.ckpt)
         ensure_fashion_mnist(args.data_dir, download=False)
-        images = test_images(args.data_dir)
+        images = official_test_images(args.data_dir)
         diffs = export(model, args.out, images, card_accuracy(args.ckpt))
     except (ExportError, DataError) as err:
         print(f"export.py: error: {err}", file=sys.stderr)
@@ -72,7 +72,7 @@ def export_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def test_images(data_dir):
+def official_test_images(data_dir):
     """The official test images, uint8 ``[10000, 28, 28]``, for parity checks."""
     from torchvision.datasets import FashionMNIST
 

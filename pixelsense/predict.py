@@ -85,15 +85,18 @@ def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Fa
         yield Chunk(sources, np.concatenate(parts))
 
 
+def _fieldnames(topk: int) -> list[str]:
+    extra = [f"top{k}_{c}" for k in range(2, topk + 1) for c in ("label", "class", "confidence")]
+    return ["source", "label", "class", "confidence", *extra]
+
+
 def _rows(probabilities: np.ndarray, sources: list[str], classes: list[str], topk: int) -> Iterator[dict]:
-    order = np.argsort(-probabilities, axis=1)[:, : max(1, topk)]
+    """One row per image, keyed by ``_fieldnames(topk)``: the best class, then the next ``topk - 1``."""
+    names = _fieldnames(topk)
+    order = np.argsort(-probabilities, axis=1)[:, :topk]
     for source, probs, best in zip(sources, probabilities, order, strict=True):
-        row = {"source": source, "label": int(best[0]), "class": classes[best[0]],
-               "confidence": round(float(probs[best[0]]), 6)}  # fmt: skip
-        for rank, index in enumerate(best[1:], start=2):
-            row |= {f"top{rank}_label": int(index), f"top{rank}_class": classes[index],
-                    f"top{rank}_confidence": round(float(probs[index]), 6)}  # fmt: skip
-        yield row
+        ranked = [v for i in best for v in (int(i), classes[i], round(float(probs[i]), 6))]
+        yield dict(zip(names, [source, *ranked], strict=True))
 
 
 def load_labels(path: str) -> dict[str, int] | list[int]:
@@ -120,11 +123,6 @@ def load_labels(path: str) -> dict[str, int] | list[int]:
     if not values or min(values) < 0 or max(values) >= NUM_CLASSES:
         raise LabelError(f"{path} holds no labels in 0–{NUM_CLASSES - 1}; pass the true class indices.")
     return labels
-
-
-def _fieldnames(topk: int) -> list[str]:
-    extra = [f"top{k}_{c}" for k in range(2, topk + 1) for c in ("label", "class", "confidence")]
-    return ["source", "label", "class", "confidence", *extra]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -56,34 +56,47 @@ def sha256_of(path: Path) -> str:
 _verified: set[tuple[str, str, int, int]] = set()
 
 
-def _check(path: Path, name: str, origin: Path) -> None:
-    """Raise DataError unless ``path`` holds exactly the expected content of ``name``."""
+def _key(path: Path, name: str) -> tuple[str, str, int, int]:
     stat = path.stat()
-    key = (str(path.resolve()), SHA256[name], stat.st_size, stat.st_mtime_ns)
+    return (str(path.resolve()), SHA256[name], stat.st_size, stat.st_mtime_ns)
+
+
+def _mismatch(origin: Path, name: str, size: int) -> DataError:
+    return DataError(
+        f"{origin} is not the Fashion-MNIST file {name} (wrong SHA-256, {size} bytes: "
+        f"truncated, corrupt or another data set); delete it and {HOW_TO_GET}."
+    )
+
+
+def _check(path: Path, name: str) -> None:
+    """Raise DataError unless ``path`` holds exactly the expected content of ``name``."""
+    key = _key(path, name)
     if key in _verified:
         return
-    if sha256_of(path) == SHA256[name]:
-        _verified.add(key)
-    else:
-        raise DataError(
-            f"{origin} is not the Fashion-MNIST file {name} (wrong SHA-256, {stat.st_size} bytes: "
-            f"truncated, corrupt or another data set); delete it and {HOW_TO_GET}."
-        )
+    if sha256_of(path) != SHA256[name]:
+        raise _mismatch(path, name, key[2])
+    _verified.add(key)
 
 
 def _decompress(gz_path: Path, dest: Path, name: str) -> None:
-    """Decompress ``gz_path`` into ``dest`` atomically, verifying the content before it lands."""
+    """Decompress ``gz_path`` into ``dest`` atomically, hashing as it writes: the content is verified
+    before it lands, and read once."""
+    digest, size = hashlib.sha256(), 0
     with atomic_path(dest) as tmp:
         try:
             with open(tmp, "wb") as out, gzip.open(gz_path, "rb") as src:
                 for block in iter(lambda: src.read(1 << 20), b""):
                     out.write(block)
+                    digest.update(block)
+                    size += len(block)
         except (OSError, EOFError, zlib.error) as err:
             raise DataError(
                 f"{gz_path} cannot be decompressed ({err}); it is truncated or corrupt: "
                 f"delete it and {HOW_TO_GET}."
             ) from None
-        _check(tmp, name, gz_path)
+        if digest.hexdigest() != SHA256[name]:
+            raise _mismatch(gz_path, name, size)
+    _verified.add(_key(dest, name))
 
 
 def _download(data_dir: Path) -> None:
@@ -112,7 +125,7 @@ def ensure_fashion_mnist(data_dir: str | os.PathLike, download: bool = True) -> 
     for name in SHA256:
         target = raw / name
         if target.is_file():
-            _check(target, name, target)
+            _check(target, name)
             continue
         for folder in (data_dir, *SYSTEM_DIRS):
             gz_path = folder / f"{name}.gz"
@@ -124,7 +137,7 @@ def ensure_fashion_mnist(data_dir: str | os.PathLike, download: bool = True) -> 
     if missing and download:
         _download(data_dir)
         for name in missing:
-            _check(raw / name, name, raw / name)
+            _check(raw / name, name)
     elif missing:
         raise DataError(f"{raw / missing[0]} is missing and downloading is off; {HOW_TO_GET}.")
     return raw

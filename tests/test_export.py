@@ -98,9 +98,14 @@ def test_fit_exports_and_the_export_cli_reexports_a_checkpoint(tmp_path, fake_da
     best = metrics["best_checkpoint"]
     code = export_main(["--ckpt", best, "--out", str(out), "--data-dir", str(fake_data)])
     assert code == 0 and "verified" in capsys.readouterr().out
+    data = FashionMNISTDataModule(data_dir=str(fake_data), download=False)
+    data.setup("test")
     for path in (fitted, out):
         meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
         assert meta["architecture"] == "cnn" and meta["test_accuracy"] == f"{metrics['test_accuracy']:.4f}"
+        (probs,) = session(path).run(["probabilities"], {"images": data.test_set.images[:, None].numpy()})
+        accuracy = (probs.argmax(1) == data.test_set.labels.numpy()).mean()  # the best checkpoint's weights
+        assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
 
     assert fit_main([*args, "--no-export", "--checkpoint-dir", str(tmp_path / "ck2")]) == 0
     assert not (tmp_path / "ck2" / "model.onnx").exists()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from pixelsense.config import ConfigError, parse_config
 from pixelsense.sources import DataError
@@ -52,13 +54,12 @@ def export_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="Fashion-MNIST for the parity check")
     args = parser.parse_args(argv)
 
+    from pixelsense.evaluate import official_test_set
     from pixelsense.export import ExportError, card_accuracy, describe, export, load_checkpoint
-    from pixelsense.sources import ensure_fashion_mnist
 
     try:
         model = load_checkpoint(args.ckpt)
-        ensure_fashion_mnist(args.data_dir, download=False)
-        images = official_test_images(args.data_dir)
+        images, _ = official_test_set(args.data_dir)
         diffs = export(model, args.out, images, card_accuracy(args.ckpt))
     except (ExportError, DataError) as err:
         print(f"export.py: error: {err}", file=sys.stderr)
@@ -72,8 +73,97 @@ def export_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def official_test_images(data_dir):
-    """The official test images, uint8 ``[10000, 28, 28]``, for parity checks."""
-    from torchvision.datasets import FashionMNIST
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """``python scripts/evaluate.py``: the classification report and figures of one model on the test set."""
+    parser = argparse.ArgumentParser(
+        description="Evaluate a checkpoint or an ONNX export on the official Fashion-MNIST test set."
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ckpt", help="a .ckpt written by scripts/fit.py (run with torch)")
+    which.add_argument("--onnx", help="an ONNX file written by scripts/export.py (run with onnxruntime)")
+    parser.add_argument("--output-dir", help="where the files go (default: <model>-evaluation beside it)")
+    parser.add_argument(
+        "--data-dir", default="data", help="where Fashion-MNIST is, or is put (default: data)"
+    )
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                        help="allow torchvision's download when no local copy is found")  # fmt: skip
+    args = parser.parse_args(argv)
 
-    return FashionMNIST(str(data_dir), train=False).data
+    from pixelsense.evaluate import FILES, default_output_dir, official_test_set, write_evaluation
+    from pixelsense.export import ExportError
+    from pixelsense.predict import ModelError
+    from pixelsense.report import as_text
+
+    model_path = args.ckpt or args.onnx
+    out_dir = Path(args.output_dir or default_output_dir(model_path))
+    try:
+        images, labels = official_test_set(args.data_dir, args.download)
+        if args.ckpt:
+            from pixelsense.evaluate import checkpoint_probabilities as probabilities
+        else:
+            from pixelsense.evaluate import onnx_probabilities as probabilities
+        report = write_evaluation(
+            probabilities(model_path, images), labels, images, out_dir, Path(model_path).name
+        )
+    except (ExportError, ModelError, DataError) as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"evaluate.py: error: {err.filename}: {err.strerror or err}; pick another --output-dir.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    print(as_text(report))
+    print(f"wrote {', '.join(FILES)} to {out_dir}")
+    return 0
+
+
+def compare_main(argv: list[str] | None = None) -> int:
+    """``python scripts/compare.py``: the ANN against the CNN, as report.md, figures and report.json files."""
+    parser = argparse.ArgumentParser(description="Compare the ANN and the CNN on the official test set: "
+                                     "train them (or take checkpoints) and write a report.")  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=1, help="runs per model, seeds 0..N-1 (default: 1)")
+    parser.add_argument("--ann", nargs="+", metavar="CKPT", help="ANN checkpoints to use instead of training")
+    parser.add_argument("--cnn", nargs="+", metavar="CKPT", help="CNN checkpoints to use instead of training")
+    parser.add_argument("--output-dir", default="reports/compare", help="default: reports/compare")
+    parser.add_argument("--data-dir", default="data", help="where Fashion-MNIST is (default: data)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="onnxruntime threads for the img/s column (default: all cores)")  # fmt: skip
+    args = parser.parse_args(argv)
+    if bool(args.ann) != bool(args.cnn):
+        parser.error("give both --ann and --cnn, or neither to train both models")
+    if args.seeds < 1 or args.threads < 1:
+        parser.error("--seeds and --threads must be at least 1")
+
+    from pixelsense.compare import FILES, evaluate_runs, write_comparison
+    from pixelsense.config import ConfigError
+    from pixelsense.evaluate import official_test_set
+    from pixelsense.export import ExportError
+    from pixelsense.summary import conclusion
+
+    try:
+        images, labels = official_test_set(args.data_dir, download=True)
+        if args.ann:
+            ckpts = {"ann": args.ann, "cnn": args.cnn}
+        else:
+            from pixelsense.runs import train_runs
+
+            trained = train_runs(args.seeds, args.output_dir, args.data_dir)
+            ckpts = {model: [m["best_checkpoint"] for m in runs] for model, runs in trained.items()}
+        results = {
+            model: evaluate_runs(paths, images, labels, args.threads) for model, paths in ckpts.items()
+        }
+        for model, result in results.items():
+            if result["model"] != model:
+                raise ExportError(f"--{model} was given {result['model'].upper()} checkpoints; pass "
+                                  f"{model.upper()} checkpoints to --{model}.")  # fmt: skip
+        out_dir = write_comparison(results, args.output_dir)
+    except (ExportError, DataError, ConfigError) as err:
+        print(f"compare.py: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"compare.py: error: {err.filename}: {err.strerror or err}; pick another --output-dir.",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    print("\n".join(conclusion(results["ann"], results["cnn"])))
+    print(f"wrote {', '.join(FILES)} to {out_dir}")
+    return 0

@@ -16,8 +16,11 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from pixelsense.constants import ARCHS, CLASSES, IMAGE_SIZE, NUM_CLASSES, SCHEDULES
+from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
 from pixelsense.nets import ANN, CNN
+from pixelsense.report import ConfidentMistakes, assemble
+
+MISTAKES_SHOWN = 25  # the most confident test mistakes drawn in TensorBoard
 
 STAGES = ("train", "val", "test")
 
@@ -71,6 +74,8 @@ class Classifier(pl.LightningModule):
         self.val_confusion = MulticlassConfusionMatrix(NUM_CLASSES)
         self.test_confusion = MulticlassConfusionMatrix(NUM_CLASSES)
         self.test_per_class = _metrics("", average=None)
+        self.test_mistakes = ConfidentMistakes(MISTAKES_SHOWN)
+        self.shown_mistakes: ConfidentMistakes | None = None  # what the last test run drew
         self.test_report: dict | None = None  # filled at the end of a test run
 
     def forward(self, x: Tensor) -> Tensor:
@@ -112,25 +117,38 @@ class Classifier(pl.LightningModule):
         _, logits = self._step(batch, "test")
         self.test_per_class.update(logits, batch[1])
         self.test_confusion.update(logits.argmax(1), batch[1])
+        pixels = batch[0] * STD + MEAN  # back to 0–1 for the picture
+        self.test_mistakes.update(pixels, batch[1], logits.float().softmax(1))
 
     def on_test_epoch_end(self) -> None:
         matrix = self.test_confusion.compute()
-        per_class = self.test_per_class.compute()
-        support = matrix.sum(1)
-        self.test_report = {
-            "per_class": {
-                name: {
-                    "precision": per_class["precision"][i].item(),
-                    "recall": per_class["recall"][i].item(),
-                    "f1": per_class["f1"][i].item(),
-                    "support": int(support[i]),
-                }
-                for i, name in enumerate(CLASSES)
-            },
-            "confusion_matrix": matrix.long().tolist(),
-        }
+        self.test_report = assemble(self.test_per_class.compute(), matrix)
+        mistakes = self.shown_mistakes = self._gathered_mistakes()
         self.test_confusion.reset()
         self.test_per_class.reset()
+        self.test_mistakes = ConfidentMistakes(MISTAKES_SHOWN)  # a fresh one: `mistakes` may be the old
+        if self._trainer is not None and self.trainer.is_global_zero:
+            from pixelsense.plots import confusion_matrix_figure, log_figure, misclassified_figure
+
+            step = self.current_epoch
+            matrix_picture = confusion_matrix_figure(matrix, title="test")
+            log_figure(self.logger, "test/confusion_matrix", matrix_picture, step)
+            picture = misclassified_figure(*mistakes.state(), title="most confident test mistakes")
+            log_figure(self.logger, "test/misclassified", picture, step)
+
+    def _gathered_mistakes(self) -> ConfidentMistakes:
+        """Every rank's most confident mistakes, merged (each rank sends exactly k, padded)."""
+        mine = self.test_mistakes
+        if self._trainer is None or self.trainer.world_size == 1:
+            return mine
+        k, have = mine.k, len(mine.confidence)
+        padded = [torch.cat([t, t.new_zeros((k - have, *t.shape[1:]))]) for t in mine.state()]
+        padded[3][have:] = -1.0  # padding is never chosen over a real mistake
+        merged = ConfidentMistakes(k)
+        gathered = [t.flatten(0, 1) for t in self.all_gather([p.to(self.device) for p in padded])]
+        real = gathered[3] >= 0
+        merged.merge(*(t[real] for t in gathered))
+        return merged
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """Class probabilities ``[N, 10]`` for a batch of (images, labels)."""

@@ -96,6 +96,7 @@ def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_
     for tag in ["train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/f1", "test/acc", "hp/test_acc"]:
         assert tag in tags
     assert tags["val/confusion_matrix"] == 2  # one figure per epoch
+    assert tags["test/confusion_matrix"] == 1 and tags["test/misclassified"] == 1
     assert any(tag.startswith("lr-AdamW") for tag in tags)
     assert "_hparams_/session_start_info" in tags
     assert (version / "config.json").is_file()

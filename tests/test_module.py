@@ -57,8 +57,12 @@ def test_test_report_is_per_class_with_support_from_the_confusion_matrix():
     logits = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2, 2, 0]), 10).float()
     model.test_per_class.update(logits, labels)
     model.test_confusion.update(logits.argmax(1), labels)
+    model.test_mistakes.update(torch.arange(6.0)[:, None, None].expand(6, 28, 28), labels, logits.softmax(1))
     model.on_test_epoch_end()
     report = model.test_report
+    shown = model.shown_mistakes  # rows 1 (T-shirt → Trouser) and 5 (Pullover → T-shirt) are wrong
+    assert sorted(shown.images[:, 0, 0].tolist()) == [1.0, 5.0] and len(model.test_mistakes.true) == 0
+    assert report["accuracy"] == pytest.approx(4 / 6) and report["macro"]["support"] == 6
     assert report["confusion_matrix"][0][:3] == [1, 1, 0] and report["confusion_matrix"][2][:3] == [1, 0, 2]
     t_shirt, trouser, pullover = (report["per_class"][CLASSES[i]] for i in range(3))
     assert (t_shirt["support"], trouser["support"], pullover["support"]) == (2, 1, 3)

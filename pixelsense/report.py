@@ -1,0 +1,121 @@
+"""Classification reports: per-class precision, recall, F1 and support, then accuracy, macro and weighted
+averages. The per-class scores come from torchmetrics (``average=None``), the supports from the confusion
+matrix's row sums; the report is a plain dict, written as aligned text, JSON and Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torchmetrics.functional.classification import (
+    multiclass_confusion_matrix,
+    multiclass_f1_score,
+    multiclass_precision,
+    multiclass_recall,
+)
+
+from pixelsense.constants import CLASSES
+
+SCORES = ("precision", "recall", "f1")
+
+
+def assemble(per_class: dict[str, Tensor], matrix: Tensor, classes: Sequence[str] = CLASSES) -> dict:
+    """The report from per-class scores (``average=None`` tensors keyed by SCORES) and the confusion matrix
+    (rows = true class)."""
+    matrix = matrix.detach().cpu().long()
+    support = matrix.sum(1)
+    total = int(support.sum())
+    scores = {k: per_class[k].detach().cpu().double() for k in SCORES}
+    weights = support.double() / max(total, 1)
+    return {
+        "per_class": {
+            name: {**{k: scores[k][i].item() for k in SCORES}, "support": int(support[i])}
+            for i, name in enumerate(classes)
+        },
+        "accuracy": int(matrix.trace()) / max(total, 1),
+        "macro": {**{k: scores[k].mean().item() for k in SCORES}, "support": total},
+        "weighted": {**{k: (scores[k] * weights).sum().item() for k in SCORES}, "support": total},
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def classification_report(probabilities: Tensor, labels: Tensor, classes: Sequence[str] = CLASSES) -> dict:
+    """The report of predictions (``[N, C]`` scores, the argmax is the prediction) against ``labels``."""
+    preds = probabilities.argmax(1)
+    n = len(classes)
+    per_class = {
+        "precision": multiclass_precision(preds, labels, n, average=None),
+        "recall": multiclass_recall(preds, labels, n, average=None),
+        "f1": multiclass_f1_score(preds, labels, n, average=None),
+    }
+    return assemble(per_class, multiclass_confusion_matrix(preds, labels, n), classes)
+
+
+def confused_pairs(matrix, classes: Sequence[str] = CLASSES, top: int = 5) -> list[tuple[str, str, float]]:
+    """The ``top`` largest off-diagonal cells as (true, predicted, count), largest first."""
+    counts = torch.as_tensor(matrix, dtype=torch.float64).clone()
+    counts.fill_diagonal_(-1)
+    values, flat = counts.flatten().topk(min(top, counts.numel() - len(counts)))
+    cells = zip(flat // counts.shape[1], flat % counts.shape[1], values, strict=True)
+    return [(classes[int(i)], classes[int(j)], float(v)) for i, j, v in cells]
+
+
+def as_text(report: dict) -> str:
+    """Aligned text in the layout of scikit-learn's classification_report."""
+    width = max(len(name) for name in [*report["per_class"], "weighted avg"])
+    head = f"{'':>{width}} {'precision':>9} {'recall':>9} {'f1-score':>9} {'support':>8}"
+
+    def row(name: str, r: dict) -> str:
+        return f"{name:>{width}} " + " ".join(f"{r[k]:>9.4f}" for k in SCORES) + f" {r['support']:>8d}"
+
+    lines = [head, ""] + [row(name, r) for name, r in report["per_class"].items()] + [""]
+    total = report["macro"]["support"]
+    lines.append(f"{'accuracy':>{width}} {'':>9} {'':>9} {report['accuracy']:>9.4f} {total:>8d}")
+    lines += [row("macro avg", report["macro"]), row("weighted avg", report["weighted"])]
+    return "\n".join(lines)
+
+
+def as_markdown(report: dict, title: str = "") -> str:
+    lines = [f"# {title}", ""] if title else []
+    lines += ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+
+    def cells(r: dict) -> str:
+        return " | ".join(f"{r[k]:.4f}" for k in SCORES) + f" | {r['support']}"
+
+    lines += [f"| {name} | {cells(r)} |" for name, r in report["per_class"].items()]
+    lines.append(f"| **accuracy** | | | **{report['accuracy']:.4f}** | {report['macro']['support']} |")
+    lines += [f"| macro avg | {cells(report['macro'])} |", f"| weighted avg | {cells(report['weighted'])} |"]
+    return "\n".join(lines) + "\n"
+
+
+class ConfidentMistakes:
+    """The ``k`` most confident wrong predictions seen so far: images, true and predicted classes and the
+    confidence of the prediction, most confident first."""
+
+    def __init__(self, k: int = 25) -> None:
+        self.k = k
+        self.reset()
+
+    def reset(self) -> None:
+        self.images = torch.empty(0, 28, 28)
+        self.true = torch.empty(0, dtype=torch.long)
+        self.predicted = torch.empty(0, dtype=torch.long)
+        self.confidence = torch.empty(0)
+
+    def update(self, images: Tensor, labels: Tensor, probabilities: Tensor) -> None:
+        confidence, predicted = probabilities.detach().float().max(1)
+        wrong = predicted != labels
+        self.merge(images[wrong].reshape(-1, 28, 28), labels[wrong], predicted[wrong], confidence[wrong])
+
+    def merge(self, images: Tensor, true: Tensor, predicted: Tensor, confidence: Tensor) -> None:
+        """Add candidates (of any device) and keep the ``k`` most confident."""
+        parts = [
+            torch.cat([mine, theirs.detach().cpu().to(mine.dtype)])
+            for mine, theirs in zip(self.state(), (images, true, predicted, confidence), strict=True)
+        ]
+        keep = parts[3].argsort(descending=True, stable=True)[: self.k]
+        self.images, self.true, self.predicted, self.confidence = (p[keep] for p in parts)
+
+    def state(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.images, self.true, self.predicted, self.confidence

@@ -1,0 +1,115 @@
+"""The comparison's ``report.md``: side-by-side tables and a plain-language conclusion that is generated
+from the numbers (nothing in it is written by hand)."""
+
+from __future__ import annotations
+
+from pixelsense.constants import CLASSES
+from pixelsense.report import confused_pairs
+
+TOP_PAIRS = 5  # confused pairs listed per model
+WEAK_CLASSES = 4  # the ANN's weakest classes named in the conclusion
+MOST_IMPROVED = 3
+SCORE_NAMES = {
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+}  # the classes with the largest F1 gain named in the conclusion
+
+
+def _stat(stat: dict, digits: int = 4, scale: float = 1.0, unit: str = "") -> str:
+    if stat["mean"] is None:
+        return "n/a"
+    text = f"{stat['mean'] * scale:,.{digits}f}"
+    if stat["n"] > 1:
+        text += f" ± {stat['std'] * scale:,.{digits}f}"
+    return text + unit
+
+
+def _f1(result: dict, name: str) -> float:
+    return result["summary"]["per_class_f1"][name]["mean"]
+
+
+def pairs(result: dict) -> list[tuple[str, str, float]]:
+    """The model's most frequent confusions (true, predicted, mean count over its runs)."""
+    return confused_pairs(result["summary"]["confusion_matrix_mean"], CLASSES, TOP_PAIRS)
+
+
+def conclusion(ann: dict, cnn: dict) -> list[str]:
+    """Sentences drawn from the two summaries: who wins, by how much, where, and what stays hard."""
+    a, c = ann["summary"]["accuracy"]["mean"], cnn["summary"]["accuracy"]["mean"]
+    ratio = cnn["params"] / ann["params"]
+    verdict = "beats" if c > a else "does not beat"
+    lines = [
+        f"The CNN {verdict} the ANN on the test set: {c:.2%} against {a:.2%} accuracy "
+        f"({(c - a) * 100:+.2f} points), with {ratio:.2f}× the ANN's parameters."
+    ]
+    gains = sorted(((_f1(cnn, n) - _f1(ann, n), n) for n in CLASSES), reverse=True)
+    best = [(d, n) for d, n in gains[:MOST_IMPROVED] if d > 0]
+    if best:
+        named = ", ".join(f"{n} ({d:+.3f})" for d, n in best)
+        lines.append(f"Spatial features help most on {named} in F1.")
+    worse = [n for d, n in gains if d < 0]
+    if worse:
+        lines.append(f"The CNN is worse than the ANN on {', '.join(worse)}.")
+    weak = sorted(CLASSES, key=lambda n: _f1(ann, n))[:WEAK_CLASSES]
+    fixed = [n for n in weak if _f1(cnn, n) > _f1(ann, n)]
+    lines.append(
+        f"The ANN's weakest classes are {', '.join(f'{n} ({_f1(ann, n):.3f})' for n in weak)}; "
+        f"the CNN improves {len(fixed)} of these {len(weak)}."
+    )
+    hardest = min(CLASSES, key=lambda n: _f1(cnn, n))
+    lines.append(f"{hardest} stays the CNN's hardest class (F1 {_f1(cnn, hardest):.3f}).")
+    both = [(t, p) for t, p, _ in pairs(cnn) if (t, p) in {(t2, p2) for t2, p2, _ in pairs(ann)}]
+    if both:
+        counts = {(t, p): n for t, p, n in pairs(ann)}, {(t, p): n for t, p, n in pairs(cnn)}
+        shown = "; ".join(
+            f"{t} → {p} (ANN {counts[0][t, p]:.0f}, CNN {counts[1][t, p]:.0f})" for t, p in both
+        )
+        lines.append(f"Pairs among both models' top {TOP_PAIRS} confusions: {shown}.")
+    return lines
+
+
+def markdown(ann: dict, cnn: dict) -> str:
+    """The whole report.md."""
+    seeds = max(len(ann["runs"]), len(cnn["runs"]))
+    both = {"ANN": ann, "CNN": cnn}
+    spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one run each"
+    threads = ann.get("onnx_threads", "")
+    cells = [
+        ("test accuracy (%)", lambda r: _stat(r["summary"]["accuracy"], 2, 100)),
+        *((f"macro {label}", lambda r, k=k: _stat(r["summary"][k])) for k, label in SCORE_NAMES.items()),
+        ("parameters", lambda r: f"{r['params']:,}"),
+        ("training time (s)", lambda r: _stat(r["summary"]["train_seconds"], 0)),
+        (
+            f"onnxruntime img/s (batch 256, {threads} thread{'s' * (threads != 1)})",
+            lambda r: f"{r['onnx_img_per_s']:,.0f}",
+        ),
+    ]
+    lines = ["# ANN vs CNN on Fashion-MNIST", "", f"Official test set (10,000 images); {spread}.", ""]
+    lines += ["| | ANN | CNN |", "|---|---:|---:|"]
+    lines += [f"| {label} | " + " | ".join(cell(r) for r in both.values()) + " |" for label, cell in cells]
+    lines += [
+        "",
+        "## Per-class F1",
+        "",
+        "| class | ANN | CNN | CNN − ANN |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in CLASSES:
+        cells = [_stat(r["summary"]["per_class_f1"][name], 3) for r in both.values()]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {_f1(cnn, name) - _f1(ann, name):+.3f} |")
+    lines += ["", "![per-class F1](per_class_f1.png)", ""]
+    lines += [f"## Top {TOP_PAIRS} confused pairs (true → predicted)", ""]
+    unit = "mean count" if seeds > 1 else "count"
+    lines += [f"| ANN | {unit} | CNN | {unit} |", "|---|---:|---|---:|"]
+    for (ta, pa, na), (tc, pc, nc) in zip(pairs(ann), pairs(cnn), strict=True):
+        lines.append(f"| {ta} → {pa} | {na:.1f} | {tc} → {pc} | {nc:.1f} |")
+    lines += ["", "![confusion matrices](confusion_matrices.png)", "", "## Conclusion", ""]
+    lines += [f"- {sentence}" for sentence in conclusion(ann, cnn)]
+    lines += ["", "## Runs", ""]
+    for name, r in both.items():
+        for run in r["runs"]:
+            lines.append(
+                f"- {name} seed {run['seed']}: `{run['checkpoint']}`, accuracy {run['accuracy']:.4f}"
+            )
+    return "\n".join(lines) + "\n"

@@ -52,13 +52,17 @@ def image_ids(images: torch.Tensor) -> list[int]:
     return (flat[:, 0] * 256 + flat[:, 1]).tolist()
 
 
-@pytest.fixture
-def fake_digests(monkeypatch) -> dict[str, bytes]:
+def accept_fake_data(patch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """Make pixelsense accept the fake files (and only them); hide the system data folder."""
     files = fake_files()
-    monkeypatch.setattr(sources, "SHA256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
-    monkeypatch.setattr(sources, "SYSTEM_DIRS", [])
+    patch.setattr(sources, "SHA256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+    patch.setattr(sources, "SYSTEM_DIRS", [])
     return files
+
+
+@pytest.fixture
+def fake_digests(monkeypatch) -> dict[str, bytes]:
+    return accept_fake_data(monkeypatch)
 
 
 @pytest.fixture

@@ -170,7 +170,9 @@ def test_a_model_with_another_input_is_refused(tmp_path, capsys):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 784])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 784])],
     )  # fmt: skip
-    onnx.save(helper.make_model(graph), tmp_path / "other.onnx")
+    # An IR version and opset that every onnxruntime this project supports can load.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+    onnx.save(model, tmp_path / "other.onnx")
     np.save(tmp_path / "a.npy", np.zeros((1, 28, 28), np.uint8))
     assert main(["--model", str(tmp_path / "other.onnx"), str(tmp_path / "a.npy")]) == 2
     assert "is not a pixelsense model" in capsys.readouterr().err

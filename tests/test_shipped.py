@@ -33,3 +33,27 @@ def test_shipped_model_matches_its_card(name):
     (probabilities,) = session.run(["probabilities"], {"images": test.data[:, None].numpy()})
     accuracy = float((probabilities.argmax(1) == test.targets.numpy()).mean())
     assert accuracy == pytest.approx(card["test_accuracy"], abs=5e-4)
+
+
+def test_evaluate_reports_the_shipped_cnn_as_its_card(tmp_path, capsys):
+    from pixelsense.cli import evaluate_main
+
+    card = json.loads((ROOT / "checkpoints" / "cnn.json").read_text())
+    args = [
+        "--onnx",
+        str(ROOT / "checkpoints" / "cnn.onnx"),
+        "--data-dir",
+        str(ROOT / "data"),
+        "--no-download",
+    ]
+    assert evaluate_main([*args, "--output-dir", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["images"] == 10_000 and report["accuracy"] == pytest.approx(card["test_accuracy"], abs=5e-4)
+    assert report["macro"]["f1"] == pytest.approx(card["test_f1_macro"], abs=5e-4)
+    for name, row in card["per_class"].items():  # what torchmetrics measured during training
+        assert report["per_class"][name]["f1"] == pytest.approx(row["f1"], abs=2e-3), name
+        assert report["per_class"][name]["support"] == row["support"] == 1000
+    accuracy_line = next(
+        line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("accuracy")
+    )
+    assert accuracy_line.split() == ["accuracy", f"{report['accuracy']:.4f}", "10000"]

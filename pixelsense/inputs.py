@@ -99,9 +99,9 @@ def load_image(path: Path, invert: bool = False) -> np.ndarray:
             im.seek(0)  # first frame of an animation
             im.load()
             im = ImageOps.exif_transpose(im)  # phone photos store their rotation in EXIF
-            if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # 16-bit or float: scale, do not clip
-                scale = 255.0 if im.mode == "F" else 1 / 257.0  # float images are 0–1
-                wide = np.asarray(im, dtype=np.float64) * scale
+            if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # 16-bit, 32-bit or float: scale
+                wide = np.asarray(im, dtype=np.float64)
+                wide *= 255.0 / _full_scale(im.mode, wide)
                 gray = Image.fromarray(wide.round().clip(0, 255).astype(np.uint8))
             elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 rgba = im.convert("RGBA")
@@ -116,6 +116,38 @@ def load_image(path: Path, invert: bool = False) -> np.ndarray:
     square.paste(gray, ((side - gray.width) // 2, (side - gray.height) // 2))
     small = np.asarray(square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS), dtype=np.uint8)
     return 255 - small if invert else small
+
+
+def _full_scale(mode: str, pixels: np.ndarray) -> float:
+    """The value that means white: 1 for float images, 65535 for 16-bit ones, and for 32-bit integer ones
+    (mode "I") 65535 when every value fits 16 bits (older Pillows open 16-bit PNGs so), else 2³¹ − 1."""
+    if mode == "F":
+        return 1.0
+    if mode == "I" and pixels.size and pixels.max() > 65535:
+        return 2.0**31 - 1
+    return 65535.0
+
+
+def count(items: Iterable[Path | Failure]) -> int:
+    """How many images ``items`` hold, from file names and IDX/.npy headers alone (a progress total);
+    inputs that cannot be read count 0 here and fail later with their reason."""
+    total = 0
+    for item in items:
+        if isinstance(item, Failure):
+            continue
+        name = item.name.lower()
+        try:
+            if name.endswith(".npy"):
+                total += len(np.load(item, mmap_mode="r", allow_pickle=False))
+            elif "idx3" in name or name.endswith((".idx", ".idx.gz")):
+                with (gzip.open if name.endswith(".gz") else open)(item, "rb") as f:
+                    header = f.read(8)
+                total += struct.unpack(">I", header[4:8])[0] if header[:4] == b"\x00\x00\x08\x03" else 0
+            elif item.suffix.lower() in IMAGE_SUFFIXES:
+                total += 1
+        except (OSError, EOFError, ValueError, TypeError, struct.error, zlib.error):
+            continue
+    return total
 
 
 def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:

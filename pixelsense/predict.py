@@ -17,7 +17,7 @@ import numpy as np
 
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
 from pixelsense.files import atomic_path
-from pixelsense.inputs import Chunk, Failure, NoInputs, expand, read_all
+from pixelsense.inputs import Chunk, Failure, NoInputs, count, expand, read_all
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -128,12 +128,14 @@ def load_labels(path: str) -> dict[str, int] | list[int]:
 def run(args: argparse.Namespace) -> int:
     session, classes = open_model(args.model, args.provider, args.threads)
     labels = load_labels(args.labels) if args.labels else None
-    stream = batches(read_all(expand(args.inputs), args.batch_size, args.invert), args.batch_size)
+    items = expand(args.inputs)
+    total = count(items) if sys.stderr.isatty() else None  # a progress bar only where someone watches
+    stream = batches(read_all(items, args.batch_size, args.invert), args.batch_size)
     if args.output:
         with atomic_path(args.output) as tmp, open(tmp, "w", newline="") as out:
-            counts = _predict(stream, session, classes, args, out, keep=labels is not None)
+            counts = _predict(stream, session, classes, args, out, total, keep=labels is not None)
     else:
-        counts = _predict(stream, session, classes, args, sys.stdout, keep=labels is not None)
+        counts = _predict(stream, session, classes, args, sys.stdout, total, keep=labels is not None)
     done, failed, seconds, predictions = counts
     end_progress = "\n" if sys.stderr.isatty() else ""
     rate = done / max(seconds, 1e-9)
@@ -145,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _predict(
-    stream, session, classes, args, out, keep: bool
+    stream, session, classes, args, out, total: int | None, keep: bool
 ) -> tuple[int, int, float, list[tuple[str, int]]]:
     """Run the batches and write the rows to ``out`` as they come (memory stays bounded)."""
     writer = csv.DictWriter(out, fieldnames=_fieldnames(args.topk), lineterminator="\n")
@@ -156,7 +158,8 @@ def _predict(
     for item in stream:
         if isinstance(item, Failure):
             failed += 1
-            print(f"predict.py: {item.source}: {item.reason}", file=sys.stderr)
+            clear = "\r\x1b[K" if total is not None else ""  # the failure replaces the progress line
+            print(f"{clear}predict.py: {item.source}: {item.reason}", file=sys.stderr)
             continue
         (probabilities,) = session.run(["probabilities"], {"images": item.images[:, None]})
         for row in _rows(probabilities, item.sources, classes, args.topk):
@@ -167,9 +170,17 @@ def _predict(
             if keep:
                 predictions.append((row["source"], row["label"]))
             done += 1
-        if sys.stderr.isatty():
-            print(f"\rpredict.py: {done} images, {failed} failed", end="", file=sys.stderr, flush=True)
+        if total is not None:
+            print("\r" + progress(done, failed, total, start), end="", file=sys.stderr, flush=True)
     return done, failed, time.perf_counter() - start, predictions
+
+
+def progress(done: int, failed: int, total: int, start: float, width: int = 24) -> str:
+    """One progress line: count, share, bar and speed (the total comes from the inputs' headers)."""
+    rate = done / max(time.perf_counter() - start, 1e-9)
+    share = min(done / total, 1.0) if total else 1.0
+    bar = "█" * round(share * width) + "·" * (width - round(share * width))
+    return f"predict.py: {share:4.0%} |{bar}| {done:,}/{total:,} images, {failed} failed, {rate:,.0f} img/s"
 
 
 def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> None:

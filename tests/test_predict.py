@@ -286,3 +286,30 @@ def test_a_glob_that_matches_folders_searches_them(tmp_path, model_path, capsys)
     assert [r["source"] for r in rows(tmp_path / "o.csv")] == [
         str(tmp_path / n / "x.png") for n in ("shots-a", "shots-b")
     ]
+
+
+def test_32_bit_images_scale_from_their_own_range(tmp_path):
+    full = Image.fromarray(np.full((28, 28), 2**31 - 1, np.int32), "I")  # 32-bit white
+    full.save(tmp_path / "full.tif")
+    assert load_image(tmp_path / "full.tif")[5, 5] == 255
+    half = Image.fromarray(np.full((28, 28), 2**30, np.int32), "I")
+    half.save(tmp_path / "half.tif")
+    assert load_image(tmp_path / "half.tif")[5, 5] == 128
+    sixteen = Image.fromarray(np.full((28, 28), 32896, np.int32), "I")  # 16-bit values in a 32-bit image
+    sixteen.save(tmp_path / "sixteen.tif")
+    assert load_image(tmp_path / "sixteen.tif")[5, 5] == 128
+
+
+def test_a_watched_run_shows_a_progress_bar_with_the_total(tmp_path, model_path, capsys, monkeypatch):
+    paths = make_inputs(tmp_path / "in")
+    (paths["arrays"] / "junk.npy").write_bytes(b"junk")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code = predict(model_path, paths["folder"], paths["arrays"] / "u8.npy", paths["arrays"] / "junk.npy",
+                   paths["arrays"] / "t-idx3-ubyte.gz", "--batch-size", "4", "--output", tmp_path / "o.csv")  # fmt: skip
+    err = capsys.readouterr().err
+    total = 6 + 5 + 4  # six image files, an array of 5, an IDX file of 4; the junk file counts 0
+    assert code == 1 and len(rows(tmp_path / "o.csv")) == total
+    updates = [u for u in err.split("\r") if "%" in u]
+    assert len(updates) >= 4 and all(f"/{total} images" in u for u in updates)
+    assert updates[0].startswith("predict.py:") and "100% |" + "█" * 24 + "|" in updates[-1]
+    assert "1 failed" in updates[-1] and "\x1b[Kpredict.py: " + str(paths["arrays"] / "junk.npy") in err

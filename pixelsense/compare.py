@@ -64,8 +64,10 @@ def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, 
         report = classification_report(checkpoint_probabilities(ckpt, images), labels)
         card = run_card(ckpt)
         seed = card.get("config", {}).get("seed")
-        seconds = card.get("train_seconds")
-        runs.append({"checkpoint": str(ckpt), "seed": seed, "train_seconds": seconds, **report})
+        seconds, config = card.get("train_seconds"), card.get("config")
+        runs.append(
+            {"checkpoint": str(ckpt), "seed": seed, "train_seconds": seconds, "config": config, **report}
+        )
     model = load_checkpoint(ckpts[0])
     speed = onnx_throughput(model, images, threads)
     return {

@@ -7,14 +7,12 @@ engine's figure is the median round.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
-from pixelsense.export import Deployable, export, load_checkpoint
+from pixelsense.export import Deployable, load_checkpoint, ort_session
 from pixelsense.module import Classifier
 
 BATCH_SIZES = (1, 32, 256)
@@ -31,19 +29,12 @@ def _seconds(call: Callable[[], object], repeats: int) -> float:
 def compare(ckpt: str | None, threads: int, rounds: int = 5) -> list[dict]:
     """Per batch size: img/s of eager torch and of onnxruntime, for the checkpoint's network (or a CNN of
     the default recipe with random weights: speed does not depend on the weights)."""
-    import onnxruntime as ort
-
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = load_checkpoint(ckpt) if ckpt else Classifier(arch="cnn").eval()
     eager = Deployable(model.net).eval()
     images = torch.randint(0, 256, (max(BATCH_SIZES), 28, 28), dtype=torch.uint8)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.onnx"
-        export(model, path, images)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort_session(model, images, threads)
     results = []
     for size in BATCH_SIZES:
         batch = images[:size, None]

@@ -11,6 +11,16 @@ from pixelsense.config import ConfigError, parse_config
 from pixelsense.sources import DataError
 
 
+def _error(script: str, message: str) -> int:
+    """One line on stderr, and the exit code of a problem the user can fix."""
+    print(f"{script}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _write_error(script: str, err: OSError, option: str) -> int:
+    return _error(script, f"{err.filename}: {err.strerror or err}; pick another {option}.")
+
+
 def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: returns the exit code (0 done, 2 a problem the user can fix)."""
     from pixelsense.export import ExportError
@@ -20,8 +30,7 @@ def fit_main(argv: list[str] | None = None) -> int:
     try:
         fit(parse_config(args), command=" ".join(["python scripts/fit.py", *args]))
     except (ConfigError, DataError, ResumeError, ExportError) as err:
-        print(f"fit.py: error: {err}", file=sys.stderr)
-        return 2
+        return _error("fit.py", str(err))
     except OSError as err:  # an unwritable --checkpoint-dir or --logdir, a full disk, ...
         print(f"fit.py: error: {err.strerror or err}: {err.filename}; check the path and its permissions.",
               file=sys.stderr)  # fmt: skip
@@ -40,8 +49,7 @@ def get_data_main(argv: list[str] | None = None) -> int:
     try:
         raw = ensure_fashion_mnist(args.data_dir, download=args.download)
     except DataError as err:
-        print(f"get_data.py: error: {err}", file=sys.stderr)
-        return 2
+        return _error("get_data.py", str(err))
     print(f"Fashion-MNIST ready in {raw} (SHA-256 verified)")
     return 0
 
@@ -62,13 +70,9 @@ def export_main(argv: list[str] | None = None) -> int:
         images, _ = official_test_set(args.data_dir)
         diffs = export(model, args.out, images, card_accuracy(args.ckpt))
     except (ExportError, DataError) as err:
-        print(f"export.py: error: {err}", file=sys.stderr)
-        return 2
+        return _error("export.py", str(err))
     except OSError as err:  # --out in a folder that cannot be written
-        print(
-            f"export.py: error: {err.filename}: {err.strerror or err}; pick another --out.", file=sys.stderr
-        )
-        return 2
+        return _write_error("export.py", err, "--out")
     print(f"wrote {args.out} ({model.hparams.arch}); {describe(diffs)}")
     return 0
 
@@ -106,12 +110,9 @@ def evaluate_main(argv: list[str] | None = None) -> int:
             probabilities(model_path, images), labels, images, out_dir, Path(model_path).name
         )
     except (ExportError, ModelError, DataError) as err:
-        print(f"evaluate.py: error: {err}", file=sys.stderr)
-        return 2
+        return _error("evaluate.py", str(err))
     except OSError as err:
-        print(f"evaluate.py: error: {err.filename}: {err.strerror or err}; pick another --output-dir.",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return _write_error("evaluate.py", err, "--output-dir")
     print(as_text(report))
     print(f"wrote {', '.join(FILES)} to {out_dir}")
     return 0
@@ -158,12 +159,9 @@ def compare_main(argv: list[str] | None = None) -> int:
                                   f"{model.upper()} checkpoints to --{model}.")  # fmt: skip
         out_dir = write_comparison(results, args.output_dir)
     except (ExportError, DataError, ConfigError) as err:
-        print(f"compare.py: error: {err}", file=sys.stderr)
-        return 2
+        return _error("compare.py", str(err))
     except OSError as err:
-        print(f"compare.py: error: {err.filename}: {err.strerror or err}; pick another --output-dir.",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return _write_error("compare.py", err, "--output-dir")
     print("\n".join(conclusion(results["ann"], results["cnn"])))
     print(f"wrote {', '.join(FILES)} to {out_dir}")
     return 0

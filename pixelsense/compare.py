@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,28 +21,11 @@ FILES = ("report.md", "confusion_matrices.png", "per_class_f1.png", "ann/report.
 SPEED_BATCH = 256  # onnxruntime throughput is measured at this batch size over the whole test set
 
 
-def run_card(ckpt: str | os.PathLike) -> dict:
-    """What fit.py recorded about the run that wrote ``ckpt`` (its metrics.json), or {} when unknown."""
-    ckpt = Path(ckpt)
-    try:
-        metrics = json.loads((ckpt.parent / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return metrics if Path(str(metrics.get("best_checkpoint", ""))).name == ckpt.name else {}
-
-
 def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
     """Images per second of the model's verified ONNX export through onnxruntime (best of 3 passes)."""
-    import onnxruntime as ort
+    from pixelsense.export import ort_session
 
-    from pixelsense.export import export
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.onnx"
-        export(model, path, images)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort_session(model, images, threads)
     pixels = images.reshape(-1, 1, 28, 28).numpy()
     best = float("inf")
     for _ in range(3):
@@ -57,7 +39,7 @@ def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
 def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, threads: int) -> dict:
     """Each checkpoint's report on the test set, plus its training time, and the model's summary."""
     from pixelsense.evaluate import checkpoint_probabilities
-    from pixelsense.export import load_checkpoint
+    from pixelsense.export import load_checkpoint, run_card
 
     runs = []
     for ckpt in ckpts:

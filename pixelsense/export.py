@@ -125,18 +125,38 @@ def verify_parity(model, onnx_path: str | os.PathLike, images: Tensor) -> dict[i
     return diffs
 
 
+def ort_session(model, images: Tensor, threads: int):
+    """An onnxruntime CPU session on the verified export of ``model`` (a Classifier), with ``threads``
+    intra-op threads: the same engine that predict.py uses, for measuring it."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx"
+        export(model, path, images)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def describe(diffs: dict[int, float]) -> str:
     shown = ", ".join(f"batch {size}: {diff:.1e}" for size, diff in diffs.items())
     return f"verified: onnxruntime vs torch, max |Δprobability| {shown}"
 
 
-def card_accuracy(ckpt: str | os.PathLike) -> float | None:
-    """The test accuracy that fit.py recorded for this checkpoint in the metrics.json beside it, if any."""
+def run_card(ckpt: str | os.PathLike) -> dict:
+    """What fit.py recorded about the run that wrote ``ckpt`` (the metrics.json beside it, when it names
+    this checkpoint as its best), else {}."""
     ckpt = Path(ckpt)
     try:
         metrics = json.loads((ckpt.parent / "metrics.json").read_text())
     except (OSError, ValueError):
-        return None
-    if Path(str(metrics.get("best_checkpoint", ""))).name != ckpt.name:
-        return None
-    return metrics.get("test_accuracy")
+        return {}
+    named = isinstance(metrics, dict) and Path(str(metrics.get("best_checkpoint", ""))).name == ckpt.name
+    return metrics if named else {}
+
+
+def card_accuracy(ckpt: str | os.PathLike) -> float | None:
+    """The test accuracy that fit.py recorded for this checkpoint, if any."""
+    return run_card(ckpt).get("test_accuracy")

@@ -122,7 +122,7 @@ def compare_main(argv: list[str] | None = None) -> int:
     """``python scripts/compare.py``: the ANN against the CNN, as report.md, figures and report.json files."""
     parser = argparse.ArgumentParser(description="Compare the ANN and the CNN on the official test set: "
                                      "train them (or take checkpoints) and write a report.")  # fmt: skip
-    parser.add_argument("--seeds", type=int, default=1, help="runs per model, seeds 0..N-1 (default: 1)")
+    parser.add_argument("--seeds", type=int, help="runs to train per model, seeds 0..N-1 (default: 1)")
     parser.add_argument("--ann", nargs="+", metavar="CKPT", help="ANN checkpoints to use instead of training")
     parser.add_argument("--cnn", nargs="+", metavar="CKPT", help="CNN checkpoints to use instead of training")
     parser.add_argument("--output-dir", default="reports/compare", help="default: reports/compare")
@@ -132,7 +132,9 @@ def compare_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.ann) != bool(args.cnn):
         parser.error("give both --ann and --cnn, or neither to train both models")
-    if args.seeds < 1 or args.threads < 1:
+    if args.ann and args.seeds is not None:
+        parser.error("--seeds trains new runs; drop it when you pass --ann and --cnn checkpoints")
+    if (args.seeds is not None and args.seeds < 1) or args.threads < 1:
         parser.error("--seeds and --threads must be at least 1")
 
     from pixelsense.compare import FILES, evaluate_runs, write_comparison
@@ -148,7 +150,7 @@ def compare_main(argv: list[str] | None = None) -> int:
         else:
             from pixelsense.runs import train_runs
 
-            trained = train_runs(args.seeds, args.output_dir, args.data_dir)
+            trained = train_runs(args.seeds or 1, args.output_dir, args.data_dir)
             ckpts = {model: [m["best_checkpoint"] for m in runs] for model, runs in trained.items()}
         results = {
             model: evaluate_runs(paths, images, labels, args.threads) for model, paths in ckpts.items()

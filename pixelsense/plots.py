@@ -15,7 +15,8 @@ SHARE = "share of true class"  # the colour of a confusion-matrix cell
 
 
 def _draw_confusion(ax, matrix, classes: Sequence[str], title: str = ""):
-    """Row-normalised colour (share of the true class, 0 to 1) with the counts written in each cell."""
+    """Each cell: its count and, from 1 % up, its share of the true class (row-normalised), which is also
+    its colour on a fixed 0–1 scale."""
     counts = torch.as_tensor(matrix).detach().cpu().double()
     rates = counts / counts.sum(1, keepdim=True).clamp(min=1)
     image = ax.imshow(rates.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
@@ -30,7 +31,10 @@ def _draw_confusion(ax, matrix, classes: Sequence[str], title: str = ""):
         for j in ticks:
             if round(float(counts[i, j])) > 0:
                 color = "white" if rates[i, j] > 0.5 else "black"
-                ax.text(j, i, f"{counts[i, j]:.0f}", ha="center", va="center", fontsize=7, color=color)
+                share = f"\n{rates[i, j]:.0%}" if rates[i, j] >= 0.01 else ""  # the row-normalised value
+                ax.text(
+                    j, i, f"{counts[i, j]:.0f}{share}", ha="center", va="center", fontsize=6.5, color=color
+                )
     return image
 
 

@@ -169,3 +169,14 @@ def test_compare_trains_only_the_runs_it_does_not_have(tmp_path, monkeypatch):
     again = runs.train_runs(3, tmp_path, log=lambda _: None)
     assert trained_now == [("ann", 2), ("cnn", 1), ("cnn", 2)]
     assert [m["config"]["seed"] for m in again["ann"]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [(["--ann", "a.ckpt"], "give both --ann and --cnn"), (["--seeds", "0"], "must be at least 1"),
+     (["--ann", "a.ckpt", "--cnn", "c.ckpt", "--seeds", "3"], "drop it when you pass")],
+)  # fmt: skip
+def test_compare_refuses_options_that_do_not_go_together(args, says, capsys):
+    with pytest.raises(SystemExit) as stop:
+        compare_main(args)
+    assert stop.value.code == 2 and says in capsys.readouterr().err

@@ -32,9 +32,7 @@ def fit_main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ResumeError, ExportError) as err:
         return _error("fit.py", str(err))
     except OSError as err:  # an unwritable --checkpoint-dir or --logdir, a full disk, ...
-        print(f"fit.py: error: {err.strerror or err}: {err.filename}; check the path and its permissions.",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return _error("fit.py", f"{err.strerror or err}: {err.filename}; check the path and its permissions.")
     return 0
 
 
@@ -93,28 +91,27 @@ def evaluate_main(argv: list[str] | None = None) -> int:
                         help="allow torchvision's download when no local copy is found")  # fmt: skip
     args = parser.parse_args(argv)
 
-    from pixelsense.evaluate import FILES, default_output_dir, official_test_set, write_evaluation
+    from pixelsense import evaluate
     from pixelsense.export import ExportError
     from pixelsense.predict import ModelError
     from pixelsense.report import as_text
 
     model_path = args.ckpt or args.onnx
-    out_dir = Path(args.output_dir or default_output_dir(model_path))
-    try:
-        images, labels = official_test_set(args.data_dir, args.download)
-        if args.ckpt:
-            from pixelsense.evaluate import checkpoint_probabilities as probabilities
-        else:
-            from pixelsense.evaluate import onnx_probabilities as probabilities
-        report = write_evaluation(
-            probabilities(model_path, images), labels, images, out_dir, Path(model_path).name
+    out_dir = Path(args.output_dir or evaluate.default_output_dir(model_path))
+    try:  # the model first: a wrong path should not wait for (or download) the data
+        predict = (
+            evaluate.checkpoint_predictor(model_path) if args.ckpt else evaluate.onnx_predictor(model_path)
         )
+        images, labels = evaluate.official_test_set(args.data_dir, args.download)
+        probabilities = predict(images)
     except (ExportError, ModelError, DataError) as err:
         return _error("evaluate.py", str(err))
+    try:
+        report = evaluate.write_evaluation(probabilities, labels, images, out_dir, Path(model_path).name)
     except OSError as err:
         return _write_error("evaluate.py", err, "--output-dir")
     print(as_text(report))
-    print(f"wrote {', '.join(FILES)} to {out_dir}")
+    print(f"wrote {', '.join(evaluate.FILES)} to {out_dir}")
     return 0
 
 
@@ -129,6 +126,8 @@ def compare_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="where Fashion-MNIST is (default: data)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="onnxruntime threads for the img/s column (default: all cores)")  # fmt: skip
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                        help="allow torchvision's download when no local copy is found")  # fmt: skip
     args = parser.parse_args(argv)
     if bool(args.ann) != bool(args.cnn):
         parser.error("give both --ann and --cnn, or neither to train both models")
@@ -137,31 +136,28 @@ def compare_main(argv: list[str] | None = None) -> int:
     if (args.seeds is not None and args.seeds < 1) or args.threads < 1:
         parser.error("--seeds and --threads must be at least 1")
 
-    from pixelsense.compare import FILES, evaluate_runs, write_comparison
+    from pixelsense.compare import FILES, check_checkpoints, evaluate_runs, write_comparison
     from pixelsense.config import ConfigError
     from pixelsense.evaluate import official_test_set
     from pixelsense.export import ExportError
     from pixelsense.summary import conclusion
 
     try:
-        images, labels = official_test_set(args.data_dir, download=True)
         if args.ann:
             ckpts = {"ann": args.ann, "cnn": args.cnn}
+            check_checkpoints(ckpts)
+            images, labels = official_test_set(args.data_dir, args.download)
         else:
             from pixelsense.runs import train_runs
 
-            trained = train_runs(args.seeds or 1, args.output_dir, args.data_dir)
+            images, labels = official_test_set(args.data_dir, args.download)
+            trained = train_runs(args.seeds or 1, args.output_dir, args.data_dir, download=args.download)
             ckpts = {model: [m["best_checkpoint"] for m in runs] for model, runs in trained.items()}
-        results = {
-            model: evaluate_runs(paths, images, labels, args.threads) for model, paths in ckpts.items()
-        }
-        for model, result in results.items():
-            if result["model"] != model:
-                raise ExportError(f"--{model} was given {result['model'].upper()} checkpoints; pass "
-                                  f"{model.upper()} checkpoints to --{model}.")  # fmt: skip
-        out_dir = write_comparison(results, args.output_dir)
+        results = {m: evaluate_runs(paths, images, labels, args.threads) for m, paths in ckpts.items()}
     except (ExportError, DataError, ConfigError) as err:
         return _error("compare.py", str(err))
+    try:
+        out_dir = write_comparison(results, args.output_dir)
     except OSError as err:
         return _write_error("compare.py", err, "--output-dir")
     print("\n".join(conclusion(results["ann"], results["cnn"])))

@@ -12,13 +12,29 @@ from pathlib import Path
 
 import torch
 
-from pixelsense.constants import CLASSES
+from pixelsense.constants import CLASSES, IMAGE_SIZE
 from pixelsense.files import write_text_atomic
 from pixelsense.report import SCORES, classification_report
 
-SUMMARY = ("accuracy", "precision", "recall", "f1", "train_seconds", "onnx_img_per_s")
 FILES = ("report.md", "confusion_matrices.png", "per_class_f1.png", "ann/report.json", "cnn/report.json")
 SPEED_BATCH = 256  # onnxruntime throughput is measured at this batch size over the whole test set
+
+
+def check_checkpoints(ckpts: dict[str, list[str]]) -> None:
+    """Refuse, before any work, a file that is not a checkpoint of the model it was given for, or the
+    same checkpoint twice (it would count as two seeds)."""
+    from pixelsense.export import ExportError, load_checkpoint
+
+    seen: set[Path] = set()
+    for model, paths in ckpts.items():
+        for path in paths:
+            arch = load_checkpoint(path).hparams.arch
+            if arch != model:
+                raise ExportError(f"{path} holds the {arch.upper()}, but was given to --{model}; pass "
+                                  f"{model.upper()} checkpoints to --{model}.")  # fmt: skip
+            if Path(path).resolve() in seen:
+                raise ExportError(f"{path} is given twice; each run counts once.")
+            seen.add(Path(path).resolve())
 
 
 def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
@@ -26,7 +42,7 @@ def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
     from pixelsense.export import ort_session
 
     session = ort_session(model, images, threads)
-    pixels = images.reshape(-1, 1, 28, 28).numpy()
+    pixels = images.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).numpy()
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
@@ -37,19 +53,22 @@ def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
 
 
 def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, threads: int) -> dict:
-    """Each checkpoint's report on the test set, plus its training time, and the model's summary."""
-    from pixelsense.evaluate import checkpoint_probabilities
+    """Each checkpoint's report on the test set with its training time and configuration, the model's
+    onnxruntime throughput, and the summary over the runs."""
+    from pixelsense.evaluate import checkpoint_predictor
     from pixelsense.export import load_checkpoint, run_card
 
     runs = []
     for ckpt in ckpts:
-        report = classification_report(checkpoint_probabilities(ckpt, images), labels)
+        report = classification_report(checkpoint_predictor(ckpt)(images), labels)
         card = run_card(ckpt)
-        seed = card.get("config", {}).get("seed")
-        seconds, config = card.get("train_seconds"), card.get("config")
-        runs.append(
-            {"checkpoint": str(ckpt), "seed": seed, "train_seconds": seconds, "config": config, **report}
-        )
+        config = card.get("config") or {}
+        run = {
+            "checkpoint": str(ckpt),
+            "seed": config.get("seed"),
+            "train_seconds": card.get("train_seconds"),
+        }
+        runs.append({**run, "config": config or None, **report})
     model = load_checkpoint(ckpts[0])
     speed = onnx_throughput(model, images, threads)
     return {
@@ -58,6 +77,7 @@ def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, 
         "runs": runs,
         "onnx_img_per_s": speed,
         "onnx_threads": threads,
+        "onnx_batch": SPEED_BATCH,
         "summary": _summary(runs, speed),
     }
 

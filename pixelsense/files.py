@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,32 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``folder``; when the block succeeds, its files move into ``folder``
+    (each replaced whole), so a failure half-way leaves no new file in ``folder`` at all."""
+    import shutil
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.part")
+    tmp.mkdir(exist_ok=True)
+    try:
+        yield tmp
+        moves = [(p, folder / p.relative_to(tmp)) for p in sorted(tmp.rglob("*")) if p.is_file()]
+        for _, target in moves:  # refuse before anything moves
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "a folder is in the way of a file", str(target))
+        for source, target in moves:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                source.replace(target)
+            except OSError as err:  # name the file the user sees, not the temporary one
+                raise OSError(err.errno, err.strerror, str(target)) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:

@@ -66,18 +66,32 @@ def expand(args: Iterable[str]) -> list[Path | Failure]:
     return found
 
 
+def _kind(path: Path) -> str:
+    """How an input file is read: "npy", "idx", "image", or "" for none of these."""
+    name = path.name.lower()
+    if name.endswith(".npy"):
+        return "npy"
+    if "idx3" in name or name.endswith((".idx", ".idx.gz")):
+        return "idx"
+    return "image" if path.suffix.lower() in IMAGE_SUFFIXES else ""
+
+
+def _open_idx(path: Path):
+    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb")
+
+
 def read_all(items: Iterable[Path | Failure], chunk: int, invert: bool) -> Iterator[Chunk | Failure]:
     for item in items:
         if isinstance(item, Failure):
             yield item
             continue
-        name = item.name.lower()
+        kind = _kind(item)
         try:
-            if name.endswith(".npy"):
+            if kind == "npy":
                 yield from _read_npy(item, chunk)
-            elif "idx3" in name or name.endswith((".idx", ".idx.gz")):
+            elif kind == "idx":
                 yield from _read_idx(item, chunk)
-            elif item.suffix.lower() in IMAGE_SUFFIXES:
+            elif kind == "image":
                 yield Chunk([str(item)], load_image(item, invert)[None])
             else:
                 yield Failure(str(item), "not an image, IDX or .npy file")
@@ -135,15 +149,15 @@ def count(items: Iterable[Path | Failure]) -> int:
     for item in items:
         if isinstance(item, Failure):
             continue
-        name = item.name.lower()
+        kind = _kind(item)
         try:
-            if name.endswith(".npy"):
+            if kind == "npy":
                 total += len(np.load(item, mmap_mode="r", allow_pickle=False))
-            elif "idx3" in name or name.endswith((".idx", ".idx.gz")):
-                with (gzip.open if name.endswith(".gz") else open)(item, "rb") as f:
+            elif kind == "idx":
+                with _open_idx(item) as f:
                     header = f.read(8)
                 total += struct.unpack(">I", header[4:8])[0] if header[:4] == b"\x00\x00\x08\x03" else 0
-            elif item.suffix.lower() in IMAGE_SUFFIXES:
+            elif kind == "image":
                 total += 1
         except (OSError, EOFError, ValueError, TypeError, struct.error, zlib.error):
             continue
@@ -190,9 +204,8 @@ def _read_idx(path: Path, chunk: int) -> Iterator[Chunk]:
 
 
 def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as f:
+        with _open_idx(path) as f:
             header = f.read(16)
             if len(header) < 16 or header[:4] != b"\x00\x00\x08\x03":
                 raise _Bad("is not an IDX image file (bad magic number)")

@@ -20,8 +20,6 @@ from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES
 from pixelsense.nets import ANN, CNN
 from pixelsense.report import ConfidentMistakes, assemble
 
-MISTAKES_SHOWN = 25  # the most confident test mistakes drawn in TensorBoard
-
 STAGES = ("train", "val", "test")
 
 
@@ -74,7 +72,7 @@ class Classifier(pl.LightningModule):
         self.val_confusion = MulticlassConfusionMatrix(NUM_CLASSES)
         self.test_confusion = MulticlassConfusionMatrix(NUM_CLASSES)
         self.test_per_class = _metrics("", average=None)
-        self.test_mistakes = ConfidentMistakes(MISTAKES_SHOWN)
+        self.test_mistakes = ConfidentMistakes()
         self.shown_mistakes: ConfidentMistakes | None = None  # what the last test run drew
         self.test_report: dict | None = None  # filled at the end of a test run
 
@@ -126,7 +124,7 @@ class Classifier(pl.LightningModule):
         mistakes = self.shown_mistakes = self._gathered_mistakes()
         self.test_confusion.reset()
         self.test_per_class.reset()
-        self.test_mistakes = ConfidentMistakes(MISTAKES_SHOWN)  # a fresh one: `mistakes` may be the old
+        self.test_mistakes = ConfidentMistakes()  # a fresh one: `mistakes` may be the old
         if self._trainer is not None and self.trainer.is_global_zero:
             from pixelsense.plots import confusion_matrix_figure, log_figure, misclassified_figure
 

@@ -15,9 +15,10 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from pixelsense.constants import CLASSES
+from pixelsense.constants import CLASSES, IMAGE_SIZE
 
 SCORES = ("precision", "recall", "f1")
+MISTAKES_SHOWN = 25  # the most confident mistakes drawn (misclassified.png, TensorBoard)
 
 
 def assemble(per_class: dict[str, Tensor], matrix: Tensor, classes: Sequence[str] = CLASSES) -> dict:
@@ -28,13 +29,15 @@ def assemble(per_class: dict[str, Tensor], matrix: Tensor, classes: Sequence[str
     total = int(support.sum())
     scores = {k: per_class[k].detach().cpu().double() for k in SCORES}
     weights = support.double() / max(total, 1)
+    # As torchmetrics' macro average: a class that is neither a label nor a prediction does not count.
+    seen = (support + matrix.sum(0)) > 0
     return {
         "per_class": {
             name: {**{k: scores[k][i].item() for k in SCORES}, "support": int(support[i])}
             for i, name in enumerate(classes)
         },
         "accuracy": int(matrix.trace()) / max(total, 1),
-        "macro": {**{k: scores[k].mean().item() for k in SCORES}, "support": total},
+        "macro": {**{k: scores[k][seen].mean().item() for k in SCORES}, "support": total},
         "weighted": {**{k: (scores[k] * weights).sum().item() for k in SCORES}, "support": total},
         "confusion_matrix": matrix.tolist(),
     }
@@ -93,12 +96,12 @@ class ConfidentMistakes:
     """The ``k`` most confident wrong predictions seen so far: images, true and predicted classes and the
     confidence of the prediction, most confident first."""
 
-    def __init__(self, k: int = 25) -> None:
+    def __init__(self, k: int = MISTAKES_SHOWN) -> None:
         self.k = k
         self.reset()
 
     def reset(self) -> None:
-        self.images = torch.empty(0, 28, 28)
+        self.images = torch.empty(0, IMAGE_SIZE, IMAGE_SIZE)
         self.true = torch.empty(0, dtype=torch.long)
         self.predicted = torch.empty(0, dtype=torch.long)
         self.confidence = torch.empty(0)
@@ -106,7 +109,8 @@ class ConfidentMistakes:
     def update(self, images: Tensor, labels: Tensor, probabilities: Tensor) -> None:
         confidence, predicted = probabilities.detach().float().max(1)
         wrong = predicted != labels
-        self.merge(images[wrong].reshape(-1, 28, 28), labels[wrong], predicted[wrong], confidence[wrong])
+        pixels = images[wrong].reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+        self.merge(pixels, labels[wrong], predicted[wrong], confidence[wrong])
 
     def merge(self, images: Tensor, true: Tensor, predicted: Tensor, confidence: Tensor) -> None:
         """Add candidates (of any device) and keep the ``k`` most confident."""

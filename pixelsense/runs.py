@@ -17,11 +17,12 @@ def run_dir(out_dir: str | Path, model: str, seed: int) -> Path:
     return Path(out_dir) / "runs" / f"{model}-seed{seed}"
 
 
-def _config(model: str, seed: int, out_dir: str | Path, data_dir: str) -> FitConfig:
+def _config(model: str, seed: int, out_dir: str | Path, data_dir: str, download: bool) -> FitConfig:
+    # One device: the runs are small, and one process keeps the sequence of runs in one place.
     return parse_config(
-        ["--model", model, "--seed", str(seed), "--data-dir", data_dir,
+        ["--model", model, "--seed", str(seed), "--data-dir", data_dir, "--devices", "1",
          "--checkpoint-dir", str(run_dir(out_dir, model, seed)),
-         "--logdir", str(Path(out_dir) / "tensorboard")]
+         "--logdir", str(Path(out_dir) / "tensorboard"), "--download" if download else "--no-download"]
     )  # fmt: skip
 
 
@@ -39,14 +40,16 @@ def finished(cfg: FitConfig) -> dict | None:
     return metrics if same and Path(metrics.get("best_checkpoint", "")).is_file() else None
 
 
-def train_runs(seeds: int, out_dir: str | Path, data_dir: str = "data", log=print) -> dict[str, list[dict]]:
+def train_runs(
+    seeds: int, out_dir: str | Path, data_dir: str = "data", download: bool = True, log=print
+) -> dict[str, list[dict]]:
     """Metrics of ``seeds`` runs (seeds 0..N-1) of each model, training only the runs not already done."""
     from pixelsense.train import fit
 
     results: dict[str, list[dict]] = {model: [] for model in ARCHS}
     for model in ARCHS:  # the ANN first: its runs are short, so partial results come early
         for seed in range(seeds):
-            cfg = _config(model, seed, out_dir, data_dir)
+            cfg = _config(model, seed, out_dir, data_dir, download)
             metrics = finished(cfg)
             if metrics is None:
                 log(f"compare: training {model} seed {seed} into {cfg.checkpoint_dir}")

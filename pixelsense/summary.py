@@ -3,17 +3,15 @@ from the numbers (nothing in it is written by hand)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pixelsense.constants import CLASSES
 from pixelsense.report import confused_pairs
 
 TOP_PAIRS = 5  # confused pairs listed per model
 WEAK_CLASSES = 4  # the ANN's weakest classes named in the conclusion
-MOST_IMPROVED = 3
-SCORE_NAMES = {
-    "precision": "precision",
-    "recall": "recall",
-    "f1": "F1",
-}  # the classes with the largest F1 gain named in the conclusion
+MOST_IMPROVED = 3  # the classes with the largest F1 gain named in the conclusion
+SCORE_NAMES = {"precision": "precision", "recall": "recall", "f1": "F1"}  # macro scores, as labelled
 
 
 def _stat(stat: dict, digits: int = 4, scale: float = 1.0, unit: str = "") -> str:
@@ -29,6 +27,16 @@ def _f1(result: dict, name: str) -> float:
     return result["summary"]["per_class_f1"][name]["mean"]
 
 
+def _gain(ann: dict, cnn: dict, name: str) -> float:
+    """CNN − ANN F1 of a class, from the values as shown (3 decimals), so the columns add up."""
+    return round(_f1(cnn, name), 3) - round(_f1(ann, name), 3)
+
+
+def _short(path: str) -> str:
+    """A checkpoint as its run folder and file name (the full path is in report.json)."""
+    return "/".join(Path(path).parts[-2:])
+
+
 def pairs(result: dict) -> list[tuple[str, str, float]]:
     """The model's most frequent confusions (true, predicted, mean count over its runs)."""
     return confused_pairs(result["summary"]["confusion_matrix_mean"], CLASSES, TOP_PAIRS)
@@ -41,9 +49,9 @@ def conclusion(ann: dict, cnn: dict) -> list[str]:
     verdict = "beats" if c > a else "does not beat"
     lines = [
         f"The CNN {verdict} the ANN on the test set: {c:.2%} against {a:.2%} accuracy "
-        f"({(c - a) * 100:+.2f} points), with {ratio:.2f}× the ANN's parameters."
+        f"({round(c * 100, 2) - round(a * 100, 2):+.2f} points), with {ratio:.2f}× the ANN's parameters."
     ]
-    gains = sorted(((_f1(cnn, n) - _f1(ann, n), n) for n in CLASSES), reverse=True)
+    gains = sorted(((_gain(ann, cnn, n), n) for n in CLASSES), reverse=True)
     best = [(d, n) for d, n in gains[:MOST_IMPROVED] if d > 0]
     if best:
         named = ", ".join(f"{n} ({d:+.3f})" for d, n in best)
@@ -58,7 +66,8 @@ def conclusion(ann: dict, cnn: dict) -> list[str]:
         f"the CNN improves {len(fixed)} of these {len(weak)}."
     )
     hardest = min(CLASSES, key=lambda n: _f1(cnn, n))
-    lines.append(f"{hardest} stays the CNN's hardest class (F1 {_f1(cnn, hardest):.3f}).")
+    verb = "stays" if hardest == min(CLASSES, key=lambda n: _f1(ann, n)) else "is"
+    lines.append(f"{hardest} {verb} the CNN's hardest class (F1 {_f1(cnn, hardest):.3f}).")
     both = [(t, p) for t, p, _ in pairs(cnn) if (t, p) in {(t2, p2) for t2, p2, _ in pairs(ann)}]
     if both:
         counts = {(t, p): n for t, p, n in pairs(ann)}, {(t, p): n for t, p, n in pairs(cnn)}
@@ -73,15 +82,18 @@ def markdown(ann: dict, cnn: dict) -> str:
     """The whole report.md."""
     seeds = max(len(ann["runs"]), len(cnn["runs"]))
     both = {"ANN": ann, "CNN": cnn}
+    counts = len(ann["runs"]), len(cnn["runs"])
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one run each"
-    threads = ann.get("onnx_threads", "")
+    if counts[0] != counts[1]:
+        spread = f"mean ± std over the ANN's {counts[0]} and the CNN's {counts[1]} runs"
+    threads, batch = ann.get("onnx_threads", ""), ann.get("onnx_batch", "")
     cells = [
         ("test accuracy (%)", lambda r: _stat(r["summary"]["accuracy"], 2, 100)),
         *((f"macro {label}", lambda r, k=k: _stat(r["summary"][k])) for k, label in SCORE_NAMES.items()),
         ("parameters", lambda r: f"{r['params']:,}"),
         ("training time (s)", lambda r: _stat(r["summary"]["train_seconds"], 0)),
         (
-            f"onnxruntime img/s (batch 256, {threads} thread{'s' * (threads != 1)})",
+            f"onnxruntime img/s (batch {batch}, {threads} thread{'s' * (threads != 1)})",
             lambda r: f"{r['onnx_img_per_s']:,.0f}",
         ),
     ]
@@ -97,7 +109,7 @@ def markdown(ann: dict, cnn: dict) -> str:
     ]
     for name in CLASSES:
         cells = [_stat(r["summary"]["per_class_f1"][name], 3) for r in both.values()]
-        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {_f1(cnn, name) - _f1(ann, name):+.3f} |")
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {_gain(ann, cnn, name):+.3f} |")
     lines += ["", "![per-class F1](per_class_f1.png)", ""]
     lines += [f"## Top {TOP_PAIRS} confused pairs (true → predicted)", ""]
     unit = "mean count" if seeds > 1 else "count"
@@ -110,6 +122,6 @@ def markdown(ann: dict, cnn: dict) -> str:
     for name, r in both.items():
         for run in r["runs"]:
             lines.append(
-                f"- {name} seed {run['seed']}: `{run['checkpoint']}`, accuracy {run['accuracy']:.4f}"
+                f"- {name} seed {run['seed']}: `{_short(run['checkpoint'])}`, accuracy {run['accuracy']:.4f}"
             )
     return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """The classification report and figures of one model on the official test set.
 
-python scripts/evaluate.py --ckpt checkpoints/cnn/best-epoch18-acc0.9362.ckpt
-python scripts/evaluate.py --onnx checkpoints/cnn.onnx
+python scripts/evaluate.py --onnx checkpoints/cnn.onnx      # the shipped model, with onnxruntime
+python scripts/evaluate.py --ckpt checkpoints/cnn/best-*.ckpt  # a checkpoint you trained, with torch
 """
 
 import sys

@@ -75,11 +75,35 @@ def test_evaluate_checkpoint_and_onnx_write_the_same_report(trained, tmp_path, f
 def test_evaluate_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "junk.ckpt").write_bytes(b"junk")
     (tmp_path / "junk.onnx").write_bytes(b"junk")
-    for flag in ("--ckpt", "--onnx"):
-        code = evaluate_main([flag, str(tmp_path / f"junk.{flag[2:]}"), "--output-dir", str(tmp_path / "o")])
+    for flag in ("--ckpt", "--onnx"):  # the model is refused before any data is looked for
+        args = [flag, str(tmp_path / f"junk.{flag[2:]}"), "--output-dir", str(tmp_path / "o"),
+                "--data-dir", str(tmp_path / "data"), "--no-download"]  # fmt: skip
+        code = evaluate_main(args)
         err = capsys.readouterr().err.strip()
         assert code == 2 and err.count("\n") == 0 and f"junk.{flag[2:]}" in err, err
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").exists() and not (tmp_path / "data").exists()
+
+
+def test_evaluate_blames_the_right_folder_and_writes_all_files_or_none(trained, tmp_path, fake_sha, capsys):
+    ckpt = trained["ann"]["best_checkpoint"]
+    (tmp_path / "file").write_text("not a folder")
+    code = evaluate_main(["--ckpt", ckpt, "--data-dir", str(tmp_path / "file"), "--no-download"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and str(tmp_path / "file") in err and "--output-dir" not in err
+    (tmp_path / "out" / "report.md").mkdir(parents=True)  # in the way of one of the four files
+    args = [
+        "--ckpt",
+        ckpt,
+        "--data-dir",
+        str(trained["data"]),
+        "--no-download",
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
+    assert evaluate_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(tmp_path / "out" / "report.md") in err and "--output-dir" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.md"]  # no other file written
 
 
 def test_compare_from_two_checkpoints_writes_every_file(trained, tmp_path, fake_sha, capsys):
@@ -104,8 +128,13 @@ def test_compare_refuses_swapped_checkpoints(trained, tmp_path, fake_sha, capsys
             "--output-dir", str(tmp_path / "cmp"), "--data-dir", str(trained["data"]), "--threads", "1"]  # fmt: skip
     assert compare_main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "--ann was given CNN checkpoints" in err
-    assert not (tmp_path / "cmp" / "report.md").exists()
+    assert err.count("\n") == 0 and "holds the CNN, but was given to --ann" in err
+    assert not (tmp_path / "cmp").exists()
+    # A mixed list, or one run given twice, is refused before any evaluation too.
+    ann, cnn = trained["ann"]["best_checkpoint"], trained["cnn"]["best_checkpoint"]
+    for given, says in [((ann, cnn), "holds the CNN"), ((ann, ann), "is given twice")]:
+        mixed = ["--ann", *given, "--cnn", cnn, "--output-dir", str(tmp_path / "cmp"), "--no-download"]
+        assert compare_main(mixed) == 2 and says in capsys.readouterr().err
 
 
 def _result(arch: str, f1: dict[str, float], accuracy: float, params: int) -> dict:

@@ -85,3 +85,28 @@ def test_class_defaults_are_the_default_recipes():
     for obj, recipe in [(Classifier, cnn), (FashionMNISTDataModule, cnn), (CNN, cnn), (ANN, ann)]:
         shared = defaults(obj).keys() & recipe.keys()
         assert shared and {k: defaults(obj)[k] for k in shared} == {k: recipe[k] for k in shared}, obj
+
+
+def test_mistakes_of_every_rank_are_merged_without_the_padding(monkeypatch):
+    from pixelsense.report import ConfidentMistakes
+
+    model = Classifier(arch="ann", hidden=(8,))
+    mine = ConfidentMistakes(k=3)
+    mine.merge(torch.full((1, 28, 28), 1.0), torch.tensor([0]), torch.tensor([1]), torch.tensor([0.6]))
+    model.test_mistakes = mine
+    other = ConfidentMistakes(k=3)  # the other rank's three mistakes
+    other.merge(torch.arange(2.0, 5.0)[:, None, None].expand(3, 28, 28), torch.tensor([2, 3, 4]),
+                torch.tensor([5, 6, 7]), torch.tensor([0.9, 0.5, 0.7]))  # fmt: skip
+
+    class TwoRanks:
+        world_size = 2
+
+    def all_gather(tensors):  # what rank 1 would send: its k entries, stacked under ours
+        theirs = other.state()
+        return [torch.stack([t, o.to(t.dtype)]) for t, o in zip(tensors, theirs, strict=True)]
+
+    monkeypatch.setattr(model, "_trainer", TwoRanks(), raising=False)
+    monkeypatch.setattr(model, "all_gather", all_gather)
+    merged = model._gathered_mistakes()
+    assert merged.images[:, 0, 0].tolist() == [2.0, 4.0, 1.0]  # confidences 0.9, 0.7, 0.6; padding never
+    assert merged.confidence.tolist() == pytest.approx([0.9, 0.7, 0.6]) and merged.true.tolist() == [2, 4, 0]

@@ -77,13 +77,12 @@ def write_evaluation(probabilities: Tensor, labels: Tensor, images: Tensor, out_
 
     report = {"model": name, "images": len(labels), **classification_report(probabilities, labels)}
     mistakes = ConfidentMistakes()
-    mistakes.update(images, labels, probabilities)
+    mistakes.update(images, labels, probabilities, torch.arange(len(labels)))
     title = f"{name}: the {len(mistakes.true)} most confident mistakes (true → predicted, confidence)"
-    report["most_confident_mistakes"] = [
-        {"true": CLASSES[t], "predicted": CLASSES[p], "confidence": round(c, 4)}
-        for t, p, c in zip(mistakes.true.tolist(), mistakes.predicted.tolist(), mistakes.confidence.tolist(),
-                           strict=True)
-    ]  # fmt: skip
+    report["most_confident_mistakes"] = [  # index: the image's position in the test set
+        {"index": i, "true": CLASSES[t], "predicted": CLASSES[p], "confidence": round(c, 4)}
+        for _, t, p, c, i in zip(*(part.tolist() for part in mistakes.state()), strict=True)
+    ]
     markdown = as_markdown(report, title=f"{name} on the Fashion-MNIST test set ({len(labels):,} images)")
     markdown += (
         "\n![confusion matrix](confusion_matrix.png)\n\n![most confident mistakes](misclassified.png)\n"
@@ -91,7 +90,7 @@ def write_evaluation(probabilities: Tensor, labels: Tensor, images: Tensor, out_
     with atomic_files(out_dir) as tmp:  # all four files, or none
         save_png(confusion_matrix_figure(report["confusion_matrix"], title=f"{name}: official test set"),
                  tmp / "confusion_matrix.png")  # fmt: skip
-        save_png(misclassified_figure(*mistakes.state(), title=title), tmp / "misclassified.png")
+        save_png(misclassified_figure(*mistakes.state()[:4], title=title), tmp / "misclassified.png")
         (tmp / "report.md").write_text(markdown)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
     return report

@@ -131,7 +131,7 @@ class Classifier(pl.LightningModule):
             step = self.current_epoch
             matrix_picture = confusion_matrix_figure(matrix, title="test")
             log_figure(self.logger, "test/confusion_matrix", matrix_picture, step)
-            picture = misclassified_figure(*mistakes.state(), title="most confident test mistakes")
+            picture = misclassified_figure(*mistakes.state()[:4], title="most confident test mistakes")
             log_figure(self.logger, "test/misclassified", picture, step)
 
     def _gathered_mistakes(self) -> ConfidentMistakes:

@@ -105,21 +105,28 @@ class ConfidentMistakes:
         self.true = torch.empty(0, dtype=torch.long)
         self.predicted = torch.empty(0, dtype=torch.long)
         self.confidence = torch.empty(0)
+        self.index = torch.empty(0, dtype=torch.long)  # position in the evaluated set, -1 when unknown
 
-    def update(self, images: Tensor, labels: Tensor, probabilities: Tensor) -> None:
+    def update(
+        self, images: Tensor, labels: Tensor, probabilities: Tensor, index: Tensor | None = None
+    ) -> None:
         confidence, predicted = probabilities.detach().float().max(1)
         wrong = predicted != labels
         pixels = images[wrong].reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
-        self.merge(pixels, labels[wrong], predicted[wrong], confidence[wrong])
+        where = None if index is None else index[wrong]
+        self.merge(pixels, labels[wrong], predicted[wrong], confidence[wrong], where)
 
-    def merge(self, images: Tensor, true: Tensor, predicted: Tensor, confidence: Tensor) -> None:
+    def merge(self, images: Tensor, true: Tensor, predicted: Tensor, confidence: Tensor,
+              index: Tensor | None = None) -> None:  # fmt: skip
         """Add candidates (of any device) and keep the ``k`` most confident."""
+        index = torch.full((len(true),), -1) if index is None else index
         parts = [
             torch.cat([mine, theirs.detach().cpu().to(mine.dtype)])
-            for mine, theirs in zip(self.state(), (images, true, predicted, confidence), strict=True)
+            for mine, theirs in zip(self.state(), (images, true, predicted, confidence, index), strict=True)
         ]
         keep = parts[3].argsort(descending=True, stable=True)[: self.k]
-        self.images, self.true, self.predicted, self.confidence = (p[keep] for p in parts)
+        self.images, self.true, self.predicted, self.confidence, self.index = (p[keep] for p in parts)
 
-    def state(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        return self.images, self.true, self.predicted, self.confidence
+    def state(self) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """images, true, predicted, confidence, index: what a figure draws is the first four."""
+        return self.images, self.true, self.predicted, self.confidence, self.index

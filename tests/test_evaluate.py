@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import accept_fake_data, fake_files
 from PIL import Image
+from torchvision.datasets import FashionMNIST
 
 from pixelsense import compare, runs
 from pixelsense.cli import compare_main, evaluate_main, fit_main
@@ -69,6 +70,8 @@ def test_evaluate_checkpoint_and_onnx_write_the_same_report(trained, tmp_path, f
         assert torch_report["per_class"][name]["f1"] == pytest.approx(cnn["per_class"][name]["f1"], abs=1e-6)
     mistakes = torch_report["most_confident_mistakes"]
     assert all(m["true"] != m["predicted"] for m in mistakes)
+    data = FashionMNIST(str(trained["data"]), train=False)
+    assert all(CLASSES[data.targets[m["index"]]] == m["true"] for m in mistakes)  # each one traceable
     assert [m["confidence"] for m in mistakes] == sorted((m["confidence"] for m in mistakes), reverse=True)
 
 

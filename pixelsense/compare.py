@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE
-from pixelsense.files import write_text_atomic
+from pixelsense.files import atomic_files
 from pixelsense.report import SCORES, classification_report
 
 FILES = ("report.md", "confusion_matrices.png", "per_class_f1.png", "ann/report.json", "cnn/report.json")
@@ -106,9 +106,6 @@ def write_comparison(results: dict[str, dict], out_dir: str | os.PathLike) -> Pa
     from pixelsense.plots import confusion_matrices_figure, per_class_bars_figure, save_png
     from pixelsense.summary import markdown
 
-    out_dir = Path(out_dir)
-    for name, result in results.items():
-        write_text_atomic(out_dir / name / "report.json", json.dumps(result, indent=2))
     matrices, bars = {}, {}
     for name, r in results.items():
         n = len(r["runs"])
@@ -120,7 +117,11 @@ def write_comparison(results: dict[str, dict], out_dir: str | os.PathLike) -> Pa
             [f1[c]["mean"] for c in CLASSES],
             [f1[c]["std"] for c in CLASSES] if n > 1 else None,
         )
-    save_png(confusion_matrices_figure(matrices), out_dir / "confusion_matrices.png")
-    save_png(per_class_bars_figure(bars), out_dir / "per_class_f1.png")
-    write_text_atomic(out_dir / "report.md", markdown(results["ann"], results["cnn"]))
-    return out_dir
+    with atomic_files(out_dir) as tmp:  # every file, or none
+        for name, result in results.items():
+            (tmp / name).mkdir()
+            (tmp / name / "report.json").write_text(json.dumps(result, indent=2))
+        save_png(confusion_matrices_figure(matrices), tmp / "confusion_matrices.png")
+        save_png(per_class_bars_figure(bars), tmp / "per_class_f1.png")
+        (tmp / "report.md").write_text(markdown(results["ann"], results["cnn"]))
+    return Path(out_dir)

@@ -117,6 +117,7 @@ def test_compare_from_two_checkpoints_writes_every_file(trained, tmp_path, fake_
     for name in compare.FILES:
         assert (tmp_path / "cmp" / name).is_file(), name
     assert_png(tmp_path / "cmp" / "confusion_matrices.png")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
     assert_png(tmp_path / "cmp" / "per_class_f1.png")
     report = (tmp_path / "cmp" / "report.md").read_text()
     assert "## Conclusion" in report and all(f"| {name} |" in report for name in CLASSES)

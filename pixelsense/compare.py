@@ -55,12 +55,13 @@ def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
 def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, threads: int) -> dict:
     """Each checkpoint's report on the test set with its training time and configuration, the model's
     onnxruntime throughput, and the summary over the runs."""
-    from pixelsense.evaluate import checkpoint_predictor
+    from pixelsense.evaluate import torch_predictor
     from pixelsense.export import load_checkpoint, run_card
 
     runs = []
     for ckpt in ckpts:
-        report = classification_report(checkpoint_predictor(ckpt)(images), labels)
+        model = load_checkpoint(ckpt)
+        report = classification_report(torch_predictor(model)(images), labels)
         card = run_card(ckpt)
         config = card.get("config") or {}
         run = {
@@ -69,8 +70,7 @@ def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, 
             "train_seconds": card.get("train_seconds"),
         }
         runs.append({**run, "config": config or None, **report})
-    model = load_checkpoint(ckpts[0])
-    speed = onnx_throughput(model, images, threads)
+    speed = onnx_throughput(model, images, threads)  # the last run's weights: speed does not depend on them
     return {
         "model": model.hparams.arch,
         "params": sum(p.numel() for p in model.parameters()),

@@ -37,9 +37,16 @@ def official_test_set(data_dir: str | os.PathLike, download: bool = False) -> tu
 
 def checkpoint_predictor(ckpt: str | os.PathLike) -> Predictor:
     """A pixelsense checkpoint, loaded (or refused) now, run with torch."""
-    from pixelsense.export import Deployable, load_checkpoint
+    from pixelsense.export import load_checkpoint
 
-    deployable = Deployable(load_checkpoint(ckpt).net).eval()
+    return torch_predictor(load_checkpoint(ckpt))
+
+
+def torch_predictor(model) -> Predictor:
+    """A loaded Classifier, with its preprocessing, run with torch in batches."""
+    from pixelsense.export import Deployable
+
+    deployable = Deployable(model.net).eval()
 
     def predict(images: Tensor) -> Tensor:
         with torch.inference_mode():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from pixelsense.constants import CLASSES
+from pixelsense.constants import CLASSES, IMAGE_SIZE
 from pixelsense.files import atomic_path
 
 SHARE = "share of true class"  # the colour of a confusion-matrix cell
@@ -67,7 +67,7 @@ def misclassified_figure(images, true: Sequence[int], predicted: Sequence[int], 
     'true → predicted' and the confidence of the wrong prediction."""
     from matplotlib.figure import Figure
 
-    pixels = torch.as_tensor(images).detach().cpu().float().reshape(len(true), 28, 28)
+    pixels = torch.as_tensor(images).detach().cpu().float().reshape(len(true), IMAGE_SIZE, IMAGE_SIZE)
     if pixels.numel() and pixels.max() > 1:
         pixels = pixels / 255
     cols = min(5, max(1, len(true)))

@@ -98,9 +98,6 @@ class ConfidentMistakes:
 
     def __init__(self, k: int = MISTAKES_SHOWN) -> None:
         self.k = k
-        self.reset()
-
-    def reset(self) -> None:
         self.images = torch.empty(0, IMAGE_SIZE, IMAGE_SIZE)
         self.true = torch.empty(0, dtype=torch.long)
         self.predicted = torch.empty(0, dtype=torch.long)

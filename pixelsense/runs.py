@@ -17,13 +17,14 @@ def run_dir(out_dir: str | Path, model: str, seed: int) -> Path:
     return Path(out_dir) / "runs" / f"{model}-seed{seed}"
 
 
-def _config(model: str, seed: int, out_dir: str | Path, data_dir: str, download: bool) -> FitConfig:
-    # One device: the runs are small, and one process keeps the sequence of runs in one place.
-    return parse_config(
-        ["--model", model, "--seed", str(seed), "--data-dir", data_dir, "--devices", "1",
-         "--checkpoint-dir", str(run_dir(out_dir, model, seed)),
-         "--logdir", str(Path(out_dir) / "tensorboard"), "--download" if download else "--no-download"]
-    )  # fmt: skip
+def _args(model: str, seed: int, out_dir: str | Path, data_dir: str, download: bool) -> list[str]:
+    """fit.py's arguments for one run. One device: the runs are small, and one process keeps the
+    sequence of runs in one place."""
+    return [
+        "--model", model, "--seed", str(seed), "--data-dir", data_dir, "--devices", "1",
+        "--checkpoint-dir", str(run_dir(out_dir, model, seed)),
+        "--logdir", str(Path(out_dir) / "tensorboard"), "--download" if download else "--no-download",
+    ]  # fmt: skip
 
 
 def finished(cfg: FitConfig) -> dict | None:
@@ -49,12 +50,12 @@ def train_runs(
     results: dict[str, list[dict]] = {model: [] for model in ARCHS}
     for model in ARCHS:  # the ANN first: its runs are short, so partial results come early
         for seed in range(seeds):
-            cfg = _config(model, seed, out_dir, data_dir, download)
+            args = _args(model, seed, out_dir, data_dir, download)
+            cfg = parse_config(args)
             metrics = finished(cfg)
             if metrics is None:
                 log(f"compare: training {model} seed {seed} into {cfg.checkpoint_dir}")
-                where = f"--seed {seed} --checkpoint-dir {cfg.checkpoint_dir}"
-                metrics = fit(cfg, command=f"python scripts/fit.py --model {model} {where}")
+                metrics = fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
             else:
                 log(f"compare: reusing {cfg.checkpoint_dir} ({model} seed {seed}, already trained)")
             results[model].append(metrics)

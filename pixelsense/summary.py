@@ -68,26 +68,24 @@ def conclusion(ann: dict, cnn: dict) -> list[str]:
     hardest = min(CLASSES, key=lambda n: _f1(cnn, n))
     verb = "stays" if hardest == min(CLASSES, key=lambda n: _f1(ann, n)) else "is"
     lines.append(f"{hardest} {verb} the CNN's hardest class (F1 {_f1(cnn, hardest):.3f}).")
-    both = [(t, p) for t, p, _ in pairs(cnn) if (t, p) in {(t2, p2) for t2, p2, _ in pairs(ann)}]
-    if both:
-        counts = {(t, p): n for t, p, n in pairs(ann)}, {(t, p): n for t, p, n in pairs(cnn)}
-        shown = "; ".join(
-            f"{t} → {p} (ANN {counts[0][t, p]:.0f}, CNN {counts[1][t, p]:.0f})" for t, p in both
-        )
+    of_ann, of_cnn = ({(t, p): n for t, p, n in pairs(r)} for r in (ann, cnn))
+    shared = [pair for pair in of_cnn if pair in of_ann]
+    if shared:
+        shown = "; ".join(f"{t} → {p} (ANN {of_ann[t, p]:.0f}, CNN {of_cnn[t, p]:.0f})" for t, p in shared)
         lines.append(f"Pairs among both models' top {TOP_PAIRS} confusions: {shown}.")
     return lines
 
 
 def markdown(ann: dict, cnn: dict) -> str:
     """The whole report.md."""
-    seeds = max(len(ann["runs"]), len(cnn["runs"]))
     both = {"ANN": ann, "CNN": cnn}
     counts = len(ann["runs"]), len(cnn["runs"])
+    seeds = max(counts)
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one run each"
     if counts[0] != counts[1]:
         spread = f"mean ± std over the ANN's {counts[0]} and the CNN's {counts[1]} runs"
     threads, batch = ann.get("onnx_threads", ""), ann.get("onnx_batch", "")
-    cells = [
+    rows = [
         ("test accuracy (%)", lambda r: _stat(r["summary"]["accuracy"], 2, 100)),
         *((f"macro {label}", lambda r, k=k: _stat(r["summary"][k])) for k, label in SCORE_NAMES.items()),
         ("parameters", lambda r: f"{r['params']:,}"),
@@ -99,7 +97,7 @@ def markdown(ann: dict, cnn: dict) -> str:
     ]
     lines = ["# ANN vs CNN on Fashion-MNIST", "", f"Official test set (10,000 images); {spread}.", ""]
     lines += ["| | ANN | CNN |", "|---|---:|---:|"]
-    lines += [f"| {label} | " + " | ".join(cell(r) for r in both.values()) + " |" for label, cell in cells]
+    lines += [f"| {label} | " + " | ".join(cell(r) for r in both.values()) + " |" for label, cell in rows]
     lines += [
         "",
         "## Per-class F1",

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from pixelsense.config import ConfigError, parse_config
+from pixelsense.config import ConfigError, Parser, parse_config
 from pixelsense.sources import DataError
 
 
@@ -40,7 +40,7 @@ def get_data_main(argv: list[str] | None = None) -> int:
     """``python scripts/get_data.py``: put verified Fashion-MNIST in <data-dir>/FashionMNIST/raw/."""
     from pixelsense.sources import ensure_fashion_mnist
 
-    parser = argparse.ArgumentParser(description=get_data_main.__doc__)
+    parser = Parser(description=get_data_main.__doc__)
     parser.add_argument("--data-dir", default="data", help="where the data goes (default: data)")
     parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
@@ -54,7 +54,7 @@ def get_data_main(argv: list[str] | None = None) -> int:
 
 def export_main(argv: list[str] | None = None) -> int:
     """``python scripts/export.py``: checkpoint → verified ONNX file (exit 0), or one error line (exit 2)."""
-    parser = argparse.ArgumentParser(description="Export a pixelsense checkpoint to a verified ONNX file.")
+    parser = Parser(description="Export a pixelsense checkpoint to a verified ONNX file.")
     parser.add_argument("--ckpt", required=True, help="a .ckpt written by scripts/fit.py (ANN or CNN)")
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     parser.add_argument("--data-dir", default="data", help="Fashion-MNIST for the parity check")
@@ -77,7 +77,7 @@ def export_main(argv: list[str] | None = None) -> int:
 
 def evaluate_main(argv: list[str] | None = None) -> int:
     """``python scripts/evaluate.py``: the classification report and figures of one model on the test set."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description="Evaluate a checkpoint or an ONNX export on the official Fashion-MNIST test set."
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -115,19 +115,24 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _measuring_options(parser: argparse.ArgumentParser, threads_for: str) -> None:
+    """--data-dir, --threads and --download, as the commands that train and measure take them."""
+    parser.add_argument("--data-dir", default="data", help="where Fashion-MNIST is (default: data)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help=f"onnxruntime threads for {threads_for} (default: all cores)")  # fmt: skip
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                        help="allow torchvision's download when no local copy is found")  # fmt: skip
+
+
 def compare_main(argv: list[str] | None = None) -> int:
     """``python scripts/compare.py``: the ANN against the CNN, as report.md, figures and report.json files."""
-    parser = argparse.ArgumentParser(description="Compare the ANN and the CNN on the official test set: "
-                                     "train them (or take checkpoints) and write a report.")  # fmt: skip
+    parser = Parser(description="Compare the ANN and the CNN on the official test set: train them (or take "
+                    "checkpoints) and write a report.")  # fmt: skip
     parser.add_argument("--seeds", type=int, help="runs to train per model, seeds 0..N-1 (default: 1)")
     parser.add_argument("--ann", nargs="+", metavar="CKPT", help="ANN checkpoints to use instead of training")
     parser.add_argument("--cnn", nargs="+", metavar="CKPT", help="CNN checkpoints to use instead of training")
     parser.add_argument("--output-dir", default="reports/compare", help="default: reports/compare")
-    parser.add_argument("--data-dir", default="data", help="where Fashion-MNIST is (default: data)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="onnxruntime threads for the img/s column (default: all cores)")  # fmt: skip
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
-                        help="allow torchvision's download when no local copy is found")  # fmt: skip
+    _measuring_options(parser, "the img/s column")
     args = parser.parse_args(argv)
     if bool(args.ann) != bool(args.cnn):
         parser.error("give both --ann and --cnn, or neither to train both models")
@@ -151,7 +156,8 @@ def compare_main(argv: list[str] | None = None) -> int:
             from pixelsense.runs import train_runs
 
             images, labels = official_test_set(args.data_dir, args.download)
-            trained = train_runs(args.seeds or 1, args.output_dir, args.data_dir, download=args.download)
+            trained = train_runs(args.seeds or 1, args.output_dir, args.data_dir, args.download,
+                                 log=lambda line: print(f"compare: {line}", flush=True))  # fmt: skip
             ckpts = {model: [m["best_checkpoint"] for m in runs] for model, runs in trained.items()}
         results = {m: evaluate_runs(paths, images, labels, args.threads) for m, paths in ckpts.items()}
     except (ExportError, DataError, ConfigError) as err:
@@ -162,4 +168,38 @@ def compare_main(argv: list[str] | None = None) -> int:
         return _write_error("compare.py", err, "--output-dir")
     print("\n".join(conclusion(results["ann"], results["cnn"])))
     print(f"wrote {', '.join(FILES)} to {out_dir}")
+    return 0
+
+
+def explain_main(argv: list[str] | None = None) -> int:
+    """``python scripts/explain.py``: the controlled experiments behind "why the CNN wins"."""
+    parser = Parser(
+        description="Why the CNN wins: train the controlled experiments that are missing (pixel "
+        "permutation, same augmentation), measure, and write why.md, why.json and the figures."
+    )
+    parser.add_argument("--seeds", type=int, default=2, help="runs per experiment, seeds 0..N-1 (default: 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="every run 1 epoch: all the files in minutes, numbers meaningless")  # fmt: skip
+    parser.add_argument("--output-dir", default="reports/why", help="default: reports/why")
+    parser.add_argument("--compare-dir", default="reports/compare",
+                        help="reuse compare.py runs found here (default: reports/compare)")  # fmt: skip
+    _measuring_options(parser, "the measurements")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.threads < 1:
+        parser.error("--seeds and --threads must be at least 1")
+
+    from pixelsense.explain import FILES, explain
+    from pixelsense.export import ExportError
+
+    command = " ".join(["python scripts/explain.py", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        log = lambda line: print(f"explain: {line}", flush=True)  # noqa: E731
+        why = explain(args.seeds, args.output_dir, args.data_dir, args.download, args.quick,
+                      [args.compare_dir], args.threads, command, log)  # fmt: skip
+    except (ExportError, DataError, ConfigError) as err:
+        return _error("explain.py", str(err))
+    except OSError as err:
+        return _write_error("explain.py", err, "--output-dir")
+    print("\n".join(why["conclusion"]))
+    print(f"wrote {', '.join(FILES)} to {args.output_dir}")
     return 0

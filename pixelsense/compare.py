@@ -82,7 +82,7 @@ def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, 
     }
 
 
-def _mean_std(values: list[float | None]) -> dict:
+def mean_std(values: list[float | None]) -> dict:
     known = [v for v in values if v is not None]
     if not known:
         return {"mean": None, "std": None, "n": 0}
@@ -91,11 +91,11 @@ def _mean_std(values: list[float | None]) -> dict:
 
 
 def _summary(runs: list[dict], speed: float) -> dict:
-    summary = {"accuracy": _mean_std([r["accuracy"] for r in runs])}
-    summary |= {k: _mean_std([r["macro"][k] for r in runs]) for k in SCORES}
-    summary["train_seconds"] = _mean_std([r["train_seconds"] for r in runs])
-    summary["onnx_img_per_s"] = _mean_std([speed])
-    summary["per_class_f1"] = {c: _mean_std([r["per_class"][c]["f1"] for r in runs]) for c in CLASSES}
+    summary = {"accuracy": mean_std([r["accuracy"] for r in runs])}
+    summary |= {k: mean_std([r["macro"][k] for r in runs]) for k in SCORES}
+    summary["train_seconds"] = mean_std([r["train_seconds"] for r in runs])
+    summary["onnx_img_per_s"] = mean_std([speed])
+    summary["per_class_f1"] = {c: mean_std([r["per_class"][c]["f1"] for r in runs]) for c in CLASSES}
     matrices = torch.tensor([r["confusion_matrix"] for r in runs], dtype=torch.float64)
     summary["confusion_matrix_mean"] = matrices.mean(0).tolist()
     return summary

@@ -43,6 +43,11 @@ class FitConfig:
     channels: tuple[int, ...] | None = _opt("CNN conv widths per pooling stage", nargs="+")
     flip: bool | None = _opt("random horizontal flip in training")
     translate: int | None = _opt("random translation in training, at most this many pixels")
+    # A control, not a recipe value: the same images with their pixels in one fixed random order.
+    permute_pixels: int | None = _opt(
+        "move the 784 pixels of every image (train, validation, test, after augmentation) by one fixed "
+        "permutation drawn from this seed; the model carries it, so its export takes ordinary images"
+    )
     # The run itself.
     seed: int = _opt("seed for the train/val split, initialisation and augmentation", 0)
     data_dir: str = _opt("where Fashion-MNIST lives (or is put)", "data")
@@ -88,6 +93,11 @@ class FitConfig:
                 ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
                 ("hidden", all(h >= 1 for h in self.hidden), "positive sizes"),
                 ("channels", self.model == "ann" or min(self.channels, default=0) >= 1, "positive widths"),
+                (
+                    "permute_pixels",
+                    self.permute_pixels is None or 0 <= self.permute_pixels < 2**32,
+                    "a seed from 0 to 2**32 - 1",
+                ),
             ]
             if not ok
         ]
@@ -133,8 +143,15 @@ def _show(value) -> str:
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (what is wrong, and where the options are), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, "
         "write metrics.json.",
     )

@@ -61,6 +61,11 @@ def onnx_predictor(path: str | os.PathLike, threads: int | None = None) -> Predi
     from pixelsense.predict import open_model
 
     session, _ = open_model(str(path), "cpu", threads)
+    return session_predictor(session)
+
+
+def session_predictor(session) -> Predictor:
+    """An onnxruntime session on a pixelsense export, run in batches."""
 
     def predict(images: Tensor) -> Tensor:
         pixels = images.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).numpy()

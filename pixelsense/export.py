@@ -60,10 +60,13 @@ def load_checkpoint(path: str | os.PathLike):
         raise ExportError(f"{path} does not load as a pixelsense model ({reason}).") from None
 
 
-def _metadata(arch: str, test_accuracy: float | None) -> dict[str, str]:
+def _metadata(hparams, test_accuracy: float | None) -> dict[str, str]:
+    permutation = hparams.get("permute_pixels")
     return {
         "classes": json.dumps(list(CLASSES)),
-        "architecture": arch,
+        "architecture": hparams["arch"],
+        # A permuted run's order is a layer inside the graph: the input stays an ordinary image.
+        "pixel_permutation_seed": "none" if permutation is None else str(permutation),
         "normalization": json.dumps({"scale": 1 / 255, "mean": MEAN, "std": STD}),
         "input": "uint8 [N, 1, 28, 28], white clothes on black",
         "test_accuracy": "unknown" if test_accuracy is None else f"{test_accuracy:.4f}",
@@ -96,7 +99,7 @@ def _write_onnx(model, path: Path, test_accuracy: float | None) -> None:
         external_data=False, verbose=False,
     )  # fmt: skip
     proto = program.model_proto
-    for key, value in _metadata(model.hparams.arch, test_accuracy).items():
+    for key, value in _metadata(model.hparams, test_accuracy).items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save_model(proto, str(path))
     onnx.checker.check_model(str(path), full_check=True)

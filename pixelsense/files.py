@@ -51,3 +51,13 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Raise the OSError that writing into ``folder`` would raise, now: make it if needed and write a
+    throw-away file there."""
+    import tempfile
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass

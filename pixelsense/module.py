@@ -17,21 +17,30 @@ from torchmetrics.classification import (
 )
 
 from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
-from pixelsense.nets import ANN, CNN
+from pixelsense.nets import ANN, CNN, PixelPermutation
 from pixelsense.report import ConfidentMistakes, assemble
 
 STAGES = ("train", "val", "test")
 
 
-def build_net(arch: str, channels: tuple[int, ...], hidden: tuple[int, ...], dropout: float) -> nn.Module:
+def build_net(
+    arch: str,
+    channels: tuple[int, ...],
+    hidden: tuple[int, ...],
+    dropout: float,
+    permute_pixels: int | None = None,
+) -> nn.Module:
+    """The network; with ``permute_pixels``, behind a fixed pixel permutation drawn from that seed."""
     if arch == "ann":
-        return ANN(hidden=tuple(hidden), dropout=dropout)
-    if arch == "cnn":
+        net = ANN(hidden=tuple(hidden), dropout=dropout)
+    elif arch == "cnn":
         # channels_last runs the convolutions about 1.5x faster on CPU and suits tensor cores on GPU.
-        return CNN(channels=tuple(channels), hidden=tuple(hidden), dropout=dropout).to(
+        net = CNN(channels=tuple(channels), hidden=tuple(hidden), dropout=dropout).to(
             memory_format=torch.channels_last
         )
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    else:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return net if permute_pixels is None else nn.Sequential(PixelPermutation(permute_pixels), net)
 
 
 def _metrics(prefix: str, average: str | None = "macro") -> MetricCollection:
@@ -58,12 +67,13 @@ class Classifier(pl.LightningModule):
         weight_decay: float = 5e-4,  # AdamW, on weights only (not biases or norms)
         label_smoothing: float = 0.1,
         schedule: str = "onecycle",
+        permute_pixels: int | None = None,  # seed of a fixed pixel order applied to every image
     ) -> None:
         super().__init__()
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
         self.save_hyperparameters()
-        self.net = build_net(arch, channels, hidden, dropout)
+        self.net = build_net(arch, channels, hidden, dropout, permute_pixels)
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.example_input_array = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
         for stage in STAGES:  # train_acc, train_scores, val_acc, ...: one pair per stage

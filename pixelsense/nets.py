@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
@@ -56,3 +57,29 @@ class CNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
+
+
+def pixel_permutation(seed: int) -> Tensor:
+    """One fixed random order of the IMAGE_SIZE² pixel positions, drawn from ``seed``."""
+    return torch.randperm(IMAGE_SIZE * IMAGE_SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+class PixelPermutation(nn.Module):
+    """Moves every image's pixels by one fixed permutation: the same information in another order.
+
+    Put in front of a network, it takes spatial structure away from it and from nothing else. The order
+    is a buffer, so checkpoints and ONNX exports carry it and predict on ordinary images stays correct.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = seed
+        self.register_buffer("order", pixel_permutation(seed))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, C, 28, 28]`` → the same shape, pixel ``i`` of the output taken from pixel ``order[i]``."""
+        return x.flatten(-2)[..., self.order].reshape(x.shape)
+
+    def inverse(self, x: Tensor) -> Tensor:
+        """Undo ``forward`` (also draws a permuted network's weights in the images' own layout)."""
+        return x.flatten(-2)[..., self.order.argsort()].reshape(x.shape)

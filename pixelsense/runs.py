@@ -1,34 +1,38 @@
-"""The training runs behind a comparison: each model's default recipe for each seed, in its own folder.
+"""The seeded training runs behind a comparison or an experiment, each in its own folder.
 
-A run whose ``metrics.json`` already holds the same recipe and seed is reused, so an interrupted
-``scripts/compare.py --seeds 3`` picks up where it stopped instead of training everything again.
+A run whose ``metrics.json`` already holds the same recipe, seed and pixel order is reused, so an
+interrupted ``scripts/compare.py --seeds 3`` or ``scripts/explain.py`` picks up where it stopped instead of
+training everything again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from pixelsense.config import RECIPES, FitConfig, parse_config
 from pixelsense.constants import ARCHS
 
 
-def run_dir(out_dir: str | Path, model: str, seed: int) -> Path:
-    return Path(out_dir) / "runs" / f"{model}-seed{seed}"
+def run_dir(out_dir: str | Path, name: str, seed: int) -> Path:
+    return Path(out_dir) / "runs" / f"{name}-seed{seed}"
 
 
-def _args(model: str, seed: int, out_dir: str | Path, data_dir: str, download: bool) -> list[str]:
+def _args(model: str, seed: int, checkpoint_dir: Path, logdir: Path, data_dir: str, download: bool,
+          extra: Sequence[str]) -> list[str]:  # fmt: skip
     """fit.py's arguments for one run. One device: the runs are small, and one process keeps the
     sequence of runs in one place."""
     return [
         "--model", model, "--seed", str(seed), "--data-dir", data_dir, "--devices", "1",
-        "--checkpoint-dir", str(run_dir(out_dir, model, seed)),
-        "--logdir", str(Path(out_dir) / "tensorboard"), "--download" if download else "--no-download",
+        "--checkpoint-dir", str(checkpoint_dir), "--logdir", str(logdir),
+        "--download" if download else "--no-download", *extra,
     ]  # fmt: skip
 
 
 def finished(cfg: FitConfig) -> dict | None:
-    """The metrics of a finished run of exactly this recipe and seed in ``cfg.checkpoint_dir``, else None."""
+    """The metrics of a finished run of exactly this recipe, seed and pixel order in ``cfg.checkpoint_dir``,
+    else None."""
     path = Path(cfg.checkpoint_dir) / "metrics.json"
     try:
         metrics = json.loads(path.read_text())
@@ -36,27 +40,37 @@ def finished(cfg: FitConfig) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     want = json.loads(cfg.to_json())
-    keys = ["model", "seed", *RECIPES[cfg.model]]
+    keys = ["model", "seed", "permute_pixels", *RECIPES[cfg.model]]
     same = all(saved.get(k) == want[k] for k in keys)
     return metrics if same and Path(metrics.get("best_checkpoint", "")).is_file() else None
+
+
+def train_run(model: str, seed: int, out_dir: str | Path, data_dir: str = "data", download: bool = True,
+              name: str | None = None, extra: Sequence[str] = (), reuse: Sequence[str | Path] = (),
+              log=print) -> dict:  # fmt: skip
+    """The metrics of one run of ``model``'s default recipe changed by ``extra`` (fit.py options) with
+    ``seed``, in ``<out_dir>/runs/<name>-seed<seed>``. A finished run there, or in the same place under one
+    of the ``reuse`` folders, is taken as it is; otherwise the run is trained."""
+    from pixelsense.train import fit
+
+    name = name or model
+    logdir = Path(out_dir) / "tensorboard"
+    for folder in [*reuse, out_dir]:
+        args = _args(model, seed, run_dir(folder, name, seed), logdir, data_dir, download, extra)
+        metrics = finished(parse_config(args))
+        if metrics is not None:
+            log(f"reusing {run_dir(folder, name, seed)} ({name} seed {seed}, already trained)")
+            return metrics
+    cfg = parse_config(args)  # the last one: this run's own folder
+    log(f"training {name} seed {seed} into {cfg.checkpoint_dir}")
+    return fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
 
 
 def train_runs(
     seeds: int, out_dir: str | Path, data_dir: str = "data", download: bool = True, log=print
 ) -> dict[str, list[dict]]:
     """Metrics of ``seeds`` runs (seeds 0..N-1) of each model, training only the runs not already done."""
-    from pixelsense.train import fit
-
-    results: dict[str, list[dict]] = {model: [] for model in ARCHS}
-    for model in ARCHS:  # the ANN first: its runs are short, so partial results come early
-        for seed in range(seeds):
-            args = _args(model, seed, out_dir, data_dir, download)
-            cfg = parse_config(args)
-            metrics = finished(cfg)
-            if metrics is None:
-                log(f"compare: training {model} seed {seed} into {cfg.checkpoint_dir}")
-                metrics = fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
-            else:
-                log(f"compare: reusing {cfg.checkpoint_dir} ({model} seed {seed}, already trained)")
-            results[model].append(metrics)
-    return results
+    return {  # the ANN first: its runs are short, so partial results come early
+        model: [train_run(model, seed, out_dir, data_dir, download, log=log) for seed in range(seeds)]
+        for model in ARCHS
+    }

@@ -76,6 +76,11 @@ def _resume_path(cfg: FitConfig) -> str | None:
             raise ResumeError(
                 f"{last} was trained with --{key} {had}, not {want}; resume with the same --{key}."
             )
+    if saved.get("permute_pixels") != cfg.permute_pixels:
+        raise ResumeError(
+            f"{last} was trained with --permute-pixels {saved.get('permute_pixels')}, not "
+            f"{cfg.permute_pixels}; resume with the same --permute-pixels."
+        )
     if done >= cfg.epochs:
         raise ResumeError(
             f"{last} has already trained {done} epochs; pass --epochs above {done} to continue."
@@ -87,6 +92,7 @@ def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
     model = Classifier(
         arch=cfg.model, channels=cfg.channels, hidden=cfg.hidden, dropout=cfg.dropout, lr=cfg.lr,
         weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing, schedule=cfg.schedule,
+        permute_pixels=cfg.permute_pixels,
     )  # fmt: skip
     data = FashionMNISTDataModule(
         data_dir=cfg.data_dir, batch_size=cfg.batch_size, seed=cfg.seed, flip=cfg.flip,
@@ -153,6 +159,7 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         "per_class": model.test_report["per_class"],
         "confusion_matrix": model.test_report["confusion_matrix"],
         "params": sum(p.numel() for p in model.parameters()),
+        "permute_pixels": cfg.permute_pixels,
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
         "best_checkpoint": best,

@@ -85,6 +85,27 @@ def fake_data(tmp_path, fake_digests) -> Path:
     return tmp_path / "data"
 
 
+@pytest.fixture
+def trained_now(monkeypatch) -> list:
+    """fit() replaced by one that writes a finished run's files at once; the list fills with the
+    configurations it was asked to train."""
+    import json
+
+    done = []
+
+    def fake_fit(cfg, command=""):
+        done.append(cfg)
+        Path(cfg.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        best = Path(cfg.checkpoint_dir) / "best.ckpt"
+        best.write_bytes(b"weights")
+        metrics = {"best_checkpoint": str(best), "config": json.loads(cfg.to_json())}
+        (Path(cfg.checkpoint_dir) / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr("pixelsense.train.fit", fake_fit)
+    return done
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` skip cleanly on machines without CUDA (CI never has one)."""
     if torch.cuda.is_available():

@@ -178,21 +178,10 @@ def test_the_conclusion_follows_the_numbers():
     )
 
 
-def test_compare_trains_only_the_runs_it_does_not_have(tmp_path, monkeypatch):
-    trained_now = []
-
-    def fake_fit(cfg, command=""):
-        trained_now.append((cfg.model, cfg.seed))
-        Path(cfg.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-        best = Path(cfg.checkpoint_dir) / "best.ckpt"
-        best.write_bytes(b"weights")
-        metrics = {"best_checkpoint": str(best), "config": json.loads(cfg.to_json())}
-        (Path(cfg.checkpoint_dir) / "metrics.json").write_text(json.dumps(metrics))
-        return metrics
-
-    monkeypatch.setattr("pixelsense.train.fit", fake_fit)
+def test_compare_trains_only_the_runs_it_does_not_have(tmp_path, trained_now):
     first = runs.train_runs(2, tmp_path, log=lambda _: None)
-    assert trained_now == [("ann", 0), ("ann", 1), ("cnn", 0), ("cnn", 1)] and len(first["cnn"]) == 2
+    trained = [(cfg.model, cfg.seed) for cfg in trained_now]
+    assert trained == [("ann", 0), ("ann", 1), ("cnn", 0), ("cnn", 1)] and len(first["cnn"]) == 2
     # A run of another recipe in the same folder is not taken for a finished one.
     stale = runs.run_dir(tmp_path, "cnn", 1) / "metrics.json"
     metrics = json.loads(stale.read_text())
@@ -200,7 +189,7 @@ def test_compare_trains_only_the_runs_it_does_not_have(tmp_path, monkeypatch):
     stale.write_text(json.dumps(metrics))
     trained_now.clear()
     again = runs.train_runs(3, tmp_path, log=lambda _: None)
-    assert trained_now == [("ann", 2), ("cnn", 1), ("cnn", 2)]
+    assert [(cfg.model, cfg.seed) for cfg in trained_now] == [("ann", 2), ("cnn", 1), ("cnn", 2)]
     assert [m["config"]["seed"] for m in again["ann"]] == [0, 1, 2]
 
 

@@ -11,7 +11,7 @@ from pixelsense.module import Classifier, cosine, one_cycle
 
 def test_hyperparameters_are_primitives_only():
     model = Classifier(arch="ann", hidden=(64,), dropout=0.1)
-    allowed = (str, int, float, bool, tuple)
+    allowed = (str, int, float, bool, tuple, type(None))  # None: an option that is off (permute_pixels)
     assert all(isinstance(v, allowed) for v in model.hparams.values())
     assert model.hparams.arch == "ann" and model.hparams.hidden == (64,)
     assert model.example_input_array.shape == (2, 1, 28, 28)

@@ -33,3 +33,16 @@ def test_shapes_follow_the_arguments():
 def test_nets_do_not_import_lightning():
     source = Path(nets.__file__).read_text()
     assert "lightning" not in source
+
+
+def test_pixel_permutation_is_a_fixed_permutation_that_inverts():
+    order = nets.pixel_permutation(7)
+    assert sorted(order.tolist()) == list(range(784))  # every pixel once
+    assert torch.equal(order, nets.pixel_permutation(7)) and not torch.equal(order, nets.pixel_permutation(8))
+    layer = nets.PixelPermutation(7)
+    batch = torch.randn(5, 1, 28, 28)
+    moved = layer(batch)
+    assert moved.shape == batch.shape and not torch.equal(moved, batch)
+    assert torch.equal(moved.flatten(1)[:, 0], batch.flatten(1)[:, order[0]])  # output pixel i ← order[i]
+    assert torch.equal(layer.inverse(moved), batch) and torch.equal(layer(layer.inverse(batch)), batch)
+    assert torch.equal(layer(batch[:2]), moved[:2])  # the same order for every image

@@ -5,14 +5,18 @@ after a new reference run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from pixelsense.config import FitConfig
+from pixelsense.config import FitConfig, parse_config
 from pixelsense.constants import CLASSES
+from pixelsense.explain import EXPERIMENTS, fit_options
 from pixelsense.summary import markdown
+from pixelsense.why_report import conclusion as conclusion_why
+from pixelsense.why_report import markdown as markdown_why
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("ann", "cnn")
@@ -85,6 +89,41 @@ def test_readme_claim_about_where_the_cnn_helps_holds():
     assert set(sorted(CLASSES, key=f1.get)[:4]) == garments
     assert set(sorted(CLASSES, key=lambda c: f1[c] - cnn[c]["mean"])[:4]) == garments
     assert min(f1[c] for c in ("Trouser", "Bag", "Sneaker")) > max(f1[c] for c in garments)
+
+
+def why() -> dict:
+    return json.loads((ROOT / "checkpoints" / "why" / "why.json").read_text())
+
+
+def test_readme_why_section_is_the_explain_report_made_from_its_json():
+    report = (ROOT / "checkpoints" / "why" / "why.md").read_text()
+    numbers = why()
+    assert report == markdown_why(numbers) and numbers["conclusion"] == conclusion_why(numbers)
+    readme = (ROOT / "README.md").read_text()
+    shown = [
+        line for line in report.split("## Runs")[0].splitlines() if line.startswith(("|", "- ", "Training:"))
+    ]
+    assert len(shown) > 25 and all(line in readme for line in shown)
+    assert f"`{numbers['command']}`" in readme  # the command that made them
+    for figure in ("shift_robustness.png", "features.png", "saliency.png"):
+        assert f"checkpoints/why/{figure}" in readme and (ROOT / "checkpoints" / "why" / figure).is_file()
+
+
+def test_why_runs_are_the_current_recipes_each_changed_by_its_experiment_only():
+    numbers = why()
+    assert numbers["quick"] is False and numbers["seeds"] >= 2
+    assert sorted((r["experiment"], r["seed"]) for r in numbers["runs"]) == sorted(
+        (name, seed) for name in EXPERIMENTS for seed in range(numbers["seeds"])
+    )
+    for run in numbers["runs"]:
+        config = FitConfig(**{**run["config"], "resume": False}).resolved()
+        where = {
+            k: getattr(config, k) for k in ("data_dir", "checkpoint_dir", "logdir", "devices", "download")
+        }
+        model = EXPERIMENTS[run["experiment"]][0]
+        options = fit_options(run["experiment"], run["seed"])
+        expected = parse_config(["--model", model, "--seed", str(run["seed"]), *options])
+        assert config == dataclasses.replace(expected, **where)
 
 
 if __name__ == "__main__":

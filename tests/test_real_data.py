@@ -98,3 +98,40 @@ def test_exported_onnx_accuracy_equals_the_checkpoints(tmp_path, real_data):
     (probabilities,) = session.run(["probabilities"], {"images": test.data[:, None].numpy()})
     accuracy = (probabilities.argmax(1) == test.targets.numpy()).mean()
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-4)  # at most one image apart
+
+
+@pytest.mark.slow
+def test_explain_quick_makes_every_file_from_the_real_data(tmp_path, real_data, capsys):
+    from pixelsense.cli import explain_main
+    from pixelsense.explain import EXPERIMENTS, FILES, SHIFT_CURVES
+    from pixelsense.why_report import conclusion, markdown
+
+    out = tmp_path / "why"
+    args = ["--quick", "--seeds", "1", "--data-dir", str(real_data), "--no-download", "--output-dir", str(out),
+            "--compare-dir", str(tmp_path / "no-compare")]  # fmt: skip
+    assert explain_main(args) == 0
+    assert "wrote why.md, why.json" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(FILES)
+    for name in FILES:
+        if name.endswith(".png"):
+            assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (
+                out / name
+            ).stat().st_size > 20_000
+
+    why = json.loads((out / "why.json").read_text())
+    assert why["quick"] is True and why["command"] == "python scripts/explain.py " + " ".join(args)
+    assert {r["experiment"] for r in why["runs"]} == set(EXPERIMENTS)
+    assert all(r["config"]["epochs"] == 1 and r["seed"] == 0 for r in why["runs"])
+    for arch in ("ann", "cnn"):
+        for kind in ("plain", "permuted"):
+            stat = why["permutation"][arch][kind]
+            assert stat["n"] == 1 and stat["runs"] == [stat["mean"]] and 0.5 < stat["mean"] < 1
+    assert why["shift"]["pixels"] == [0, 1, 2, 3, 4]
+    for name in SHIFT_CURVES:
+        (run,) = [r for r in why["runs"] if r["experiment"] == name]
+        # unshifted, onnxruntime on the export agrees with fit.py's own test of the checkpoint
+        assert why["shift"][name][0] == pytest.approx(run["test_accuracy"], abs=2e-4)
+        assert why["shift"][name][4] < why["shift"][name][0]
+    assert why["pair"] == ["T-shirt/top", "Shirt"] and len(why["saliency"]) >= 2
+    assert (out / "why.md").read_text() == markdown(why)
+    assert why["conclusion"] == conclusion(why) and len(why["conclusion"]) >= 6

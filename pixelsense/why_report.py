@@ -66,43 +66,63 @@ def _permutation_sentence(why: dict, arch: str) -> str:
 
 def conclusion(why: dict) -> list[str]:
     """Sentences drawn from why.json's numbers."""
-    perm = why["permutation"]
     lines = [_permutation_sentence(why, arch) for arch in ARCHS]
-    lead_plain = _points(perm["ann"]["plain"]["mean"], perm["cnn"]["plain"]["mean"])
-    lead_permuted = _points(perm["ann"]["permuted"]["mean"], perm["cnn"]["permuted"]["mean"])
-    lines.append(
-        f"With the pixels in their places the CNN leads the ANN by {lead_plain:+.2f} points; with the same "
-        f"information in a fixed random order its lead is {lead_permuted:+.2f} points: the CNN's advantage "
-        f"{'comes from' if lead_permuted < lead_plain else 'does not come from'} the spatial layout of the "
-        "pixels, which its 3×3 convolutions and pooling are built to use and a dense layer cannot see."
-    )
+    lines.append(_lead_sentence(why["permutation"]))
     lines += _shift_sentences(why["shift"], why["augmentation"])
     lines.append(_sharing_sentence(why["weight_sharing"]))
     return lines
 
 
+def _lead_sentence(perm: dict) -> str:
+    plain = _points(perm["ann"]["plain"]["mean"], perm["cnn"]["plain"]["mean"])
+    permuted = _points(perm["ann"]["permuted"]["mean"], perm["cnn"]["permuted"]["mean"])
+    head = (f"The CNN's lead over the ANN is {plain:+.2f} points with the pixels in their places and "
+            f"{permuted:+.2f} points with the same information in a fixed random order")  # fmt: skip
+    if plain <= 0:
+        return f"{head}."
+    share = (plain - permuted) / plain
+    if share <= 0:
+        return f"{head}: the CNN's advantage does not come from the spatial layout of the pixels."
+    amount = "all" if share >= 1 else f"{share:.0%}"
+    return (f"{head}: {amount} of the CNN's advantage comes from the spatial layout of the pixels, which its "
+            "3×3 convolutions and pooling are built to use and a dense layer cannot see.")  # fmt: skip
+
+
 def _shift_sentences(shift: dict, augmentation: dict) -> list[str]:
-    far = len(shift["pixels"]) - 1
-    k = shift["pixels"][far]
-    loss = {name: _points(shift[name][far], shift[name][0]) for name in augmentation}
-    translate = augmentation["cnn"]["translate"]
+    pixels = shift["pixels"]
+    loss = {name: [_points(acc, shift[name][0]) for acc in shift[name]] for name in augmentation}
+    translate, far = augmentation["cnn"]["translate"], len(pixels) - 1
+    same, plural = loss["ann_same_augmentation"][far], "s" * (translate != 1)
     lines = [
-        f"Shifted by {k} pixels, the ANN loses {loss['ann']:.2f} points of accuracy, the ANN trained with "
-        f"the CNN's augmentation (translation by up to {translate} pixel{'s' * (translate != 1)}) "
-        f"{loss['ann_same_augmentation']:.2f} and the CNN {loss['cnn']:.2f}."
+        f"Shifted by {pixels[far]} pixels, the ANN loses {loss['ann'][far]:.2f} points of accuracy, the ANN "
+        f"trained with the CNN's augmentation (translation by up to {translate} pixel{plural}) {same:.2f} "
+        f"and the CNN {loss['cnn'][far]:.2f}."
     ]
-    extra, extra_same = loss["ann"] - loss["cnn"], loss["ann_same_augmentation"] - loss["cnn"]
-    if extra > 0:
-        share = (extra - extra_same) / extra
-        lines.append(
-            f"The same augmentation removes {share:.0%} of the ANN's extra loss over the CNN at {k} pixels; "
-            f"the rest ({extra_same:.2f} points) is the architecture: convolution and pooling respond to a "
-            "pattern wherever it is, a dense layer only where it saw it."
-        )
+    rows = []  # (pixels, share of the ANN's extra loss that the augmentation removes, what remains)
+    for k in range(1, len(pixels)):
+        extra = loss["ann"][k] - loss["cnn"][k]
+        if extra > 0:
+            rest = loss["ann_same_augmentation"][k] - loss["cnn"][k]
+            rows.append((pixels[k], (extra - rest) / extra, rest))
+    if rows:
+        where = ", ".join(str(k) for k, _, _ in rows)
+        removed = ", ".join(f"{share:.0%}" for _, share, _ in rows)
+        head = f"Of the ANN's extra loss over the CNN at {where} pixels, the CNN's augmentation removes "
+        head += removed
+        caught_up = [str(k) for k, _, rest in rows if rest <= 0]
+        if caught_up:
+            tail = f"at {', '.join(caught_up)} pixels the ANN with it is as robust as the CNN."
+        else:
+            remains = ", ".join(f"{rest:.2f}" for _, _, rest in rows)
+            tail = (f"what remains ({remains} points) is the architecture: convolution and pooling respond "
+                    "to a pattern wherever it is, a dense layer only where it saw it.")  # fmt: skip
+        lines.append(f"{head}; {tail}")
     if "cnn_permuted" in loss:
+        permuted, plain = loss["cnn_permuted"][far], loss["cnn"][far]
+        verdict = "more" if permuted > plain else "no more"
         lines.append(
-            f"Permuted, the CNN loses {loss['cnn_permuted']:.2f} points at {k} pixels: with the layout gone, "
-            "a shift is no longer a small change to it."
+            f"Permuted, the CNN loses {permuted:.2f} points at {pixels[far]} pixels, {verdict} than the "
+            f"{plain:.2f} it loses with the pixels in place."
         )
     return lines
 

@@ -167,10 +167,18 @@ def test_the_conclusion_says_what_the_numbers_show():
     assert "within seed noise" in lines[0] and "does not use the layout" in lines[0]
     assert "takes the CNN from 93.25% to 87.20%" in lines[1] and "× the seed noise" in lines[1]
     assert "worth to the CNN" in lines[1]
-    assert "leads the ANN by +3.40 points" in lines[2] and "its lead is -2.60 points" in lines[2]
+    assert "lead over the ANN is +3.40 points with the pixels in their places and -2.60 points" in lines[2]
+    assert "all of the CNN's advantage comes from the spatial layout" in lines[2]
     assert "Shifted by 2 pixels, the ANN loses 40.00 points" in lines[3] and "the CNN 13.00" in lines[3]
-    # ANN's extra loss over the CNN: 27 points; with the same augmentation 17: augmentation removes 37%
-    assert "removes 37% of the ANN's extra loss" in lines[4] and "the rest (17.00 points)" in lines[4]
+    # The ANN's extra loss over the CNN: 9 points at 1 pixel, 27 at 2; with the CNN's augmentation 1 and 17.
+    assert (
+        "at 1, 2 pixels, the CNN's augmentation removes 89%, 37%; what remains (1.00, 17.00 points)"
+        in lines[4]
+    )
+    assert "Permuted, the CNN loses 57.00 points at 2 pixels, more than the 13.00" in lines[5]
+    caught_up = synthetic_why()
+    caught_up["shift"]["ann_same_augmentation"][1] = 0.95
+    assert "at 1 pixels the ANN with it is as robust as the CNN" in conclusion(caught_up)[4]
     # had the ANN moved as much as the CNN, the sentence would say so
     moved = conclusion(synthetic_why(ann_permuted=(0.8700, 0.8720)))[0]
     assert "within seed noise" not in moved and "worth to the ANN" in moved

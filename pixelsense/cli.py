@@ -201,5 +201,5 @@ def explain_main(argv: list[str] | None = None) -> int:
     except OSError as err:
         return _write_error("explain.py", err, "--output-dir")
     print("\n".join(why["conclusion"]))
-    print(f"wrote {', '.join(FILES)} to {args.output_dir}")
+    print(f"wrote {', '.join(FILES)} to {why['output_dir']}")
     return 0

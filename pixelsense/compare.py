@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE
 from pixelsense.files import atomic_files
-from pixelsense.report import SCORES, classification_report
+from pixelsense.report import SCORES, classification_report, mean_std
 
 FILES = ("report.md", "confusion_matrices.png", "per_class_f1.png", "ann/report.json", "cnn/report.json")
 SPEED_BATCH = 256  # onnxruntime throughput is measured at this batch size over the whole test set
@@ -80,14 +79,6 @@ def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, 
         "onnx_batch": SPEED_BATCH,
         "summary": _summary(runs, speed),
     }
-
-
-def mean_std(values: list[float | None]) -> dict:
-    known = [v for v in values if v is not None]
-    if not known:
-        return {"mean": None, "std": None, "n": 0}
-    std = statistics.stdev(known) if len(known) > 1 else 0.0
-    return {"mean": statistics.fmean(known), "std": std, "n": len(known)}
 
 
 def _summary(runs: list[dict], speed: float) -> dict:

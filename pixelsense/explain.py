@@ -23,6 +23,7 @@ from pixelsense.constants import ARCHS, CLASSES
 from pixelsense.evaluate import Predictor
 from pixelsense.files import atomic_files, check_writable
 from pixelsense.probes import (
+    OCCLUSION_PATCH,
     conv_filters,
     feature_maps,
     occlusion_map,
@@ -30,6 +31,7 @@ from pixelsense.probes import (
     strongest_units,
     weight_sharing,
 )
+from pixelsense.report import mean_std
 from pixelsense.runs import train_run
 
 # name: (model, pixels permuted, the recipe whose augmentation replaces the model's own, or None)
@@ -47,6 +49,11 @@ SHIFT_CURVES = ("ann", "ann_same_augmentation", "cnn", "cnn_permuted")  # the ru
 UNITS_SHOWN = 32  # the ANN's strongest first-layer units drawn in features.png
 
 
+def quick_dir(out_dir: str | os.PathLike) -> Path:
+    """Where --quick puts its runs and files."""
+    return Path(out_dir) / "quick"
+
+
 def fit_options(name: str, seed: int) -> list[str]:
     """fit.py's options that make experiment ``name`` out of its model's default recipe. Run ``k`` is
     permuted by the permutation of seed ``k``: the spread over seeds covers the choice of order too."""
@@ -61,25 +68,23 @@ def fit_options(name: str, seed: int) -> list[str]:
 def train_experiments(seeds: int, out_dir: str | Path, data_dir: str = "data", download: bool = True,
                       quick: bool = False, reuse: Sequence[str | Path] = (), log=print
                       ) -> dict[str, list[dict]]:  # fmt: skip
-    """Every experiment's runs (seeds 0..N-1), seed by seed, training only what is not finished yet.
-    Plain runs finished by compare.py in one of the ``reuse`` folders are taken as they are. Quick runs
-    live apart (``<out_dir>/quick/``) so that they never stand in for real ones."""
-    root = Path(out_dir) / "quick" if quick else Path(out_dir)
+    """Every experiment's runs (seeds 0..N-1) in ``<out_dir>/runs/``, seed by seed, training only what is
+    not finished yet. Plain runs finished by compare.py in one of the ``reuse`` folders are taken as they
+    are. Quick runs (QUICK_EPOCHS long) live in ``quick_dir(out_dir)``, never in a real run's place."""
     length = ["--epochs", str(QUICK_EPOCHS)] if quick else []
+    out_dir = quick_dir(out_dir) if quick else out_dir
     runs: dict[str, list[dict]] = {name: [] for name in EXPERIMENTS}
     for seed in range(seeds):
         for name, (model, _, _) in EXPERIMENTS.items():
             options = [*fit_options(name, seed), *length]
             reused = reuse if name == model else ()  # compare.py has plain runs only
-            metrics = train_run(model, seed, root, data_dir, download, name, options, reused, log)
+            metrics = train_run(model, seed, out_dir, data_dir, download, name, options, reused, log)
             runs[name].append(metrics)
     return runs
 
 
 def _stats(values: Sequence[float]) -> dict:
     """mean, std (n − 1), n and the values themselves."""
-    from pixelsense.compare import mean_std
-
     return {**mean_std(list(values)), "runs": list(values)}
 
 
@@ -151,27 +156,66 @@ def featured_images(records: list[dict], labels: Tensor, pair: tuple[int, int]) 
     return chosen
 
 
+def recipe_differences(runs: dict[str, list[dict]]) -> list[str]:
+    """The recipe values, other than the layer sizes, in which the ANN trained with the CNN's augmentation
+    still differs from the CNN: what the augmentation control leaves uncontrolled."""
+    ann, cnn = runs["ann_same_augmentation"][0]["config"], runs["cnn"][0]["config"]
+    return [k for k in RECIPES["cnn"] if k not in ("hidden", "channels") and ann[k] != cnn[k]]
+
+
+def _measure_shifts(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads: int
+                    ) -> tuple[dict, dict]:  # fmt: skip
+    """Shift curves of SHIFT_CURVES through onnxruntime; also returns the predictors (name → per seed)."""
+    from pixelsense.evaluate import session_predictor
+    from pixelsense.export import load_checkpoint, ort_session
+
+    predictors = {
+        name: [session_predictor(ort_session(load_checkpoint(m["best_checkpoint"]), images, threads))
+               for m in runs[name]]
+        for name in SHIFT_CURVES
+    }  # fmt: skip
+    return {name: shift_curves(predictors[name], images, labels) for name in SHIFT_CURVES}, predictors
+
+
+def _look_inside(runs: dict[str, list[dict]], seeing: dict[str, Predictor], images: Tensor, labels: Tensor,
+                 log=print) -> tuple[dict, dict]:  # fmt: skip
+    """Saliency, first layers and feature maps of the plain runs of seed 0, and what weight sharing saves:
+    (why.json's part, the figures' part)."""
+    from pixelsense.export import load_checkpoint
+
+    pair = most_confused_pair([m["confusion_matrix"] for arch in ARCHS for m in runs[arch]])
+    log(f"occlusion sensitivity on {CLASSES[pair[0]]} ↔ {CLASSES[pair[1]]}")
+    records, rows = saliency(seeing, images, labels, pair)
+    featured = featured_images(records, labels, pair)
+    ann, cnn = (load_checkpoint(runs[arch][0]["best_checkpoint"]).net for arch in ARCHS)
+    units, unit_pictures = strongest_units(ann, UNITS_SHOWN)
+    found = {
+        "weight_sharing": {a: weight_sharing(net) for a, net in zip(ARCHS, (ann, cnn), strict=True)},
+        "pair": [CLASSES[c] for c in pair],
+        "saliency": records,
+        "occlusion_patch": OCCLUSION_PATCH,
+        "features": {"ann_units": units.tolist(), "images": featured},
+    }
+    pictures = {
+        "saliency": rows,
+        "units": (unit_pictures, units.tolist()),
+        "filters": conv_filters(cnn),
+        "maps": {name: (images[i], feature_maps(cnn, images[i])) for name, i in featured.items()},
+    }
+    return found, pictures
+
+
 def analyse(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads: int = 1, log=print
             ) -> tuple[dict, dict]:  # fmt: skip
     """Measure the trained runs on the test set (uint8 ``images``, ``labels``). Returns why.json's numbers
     (all but the conclusion and the command) and what the figures draw."""
-    from pixelsense.evaluate import session_predictor
-    from pixelsense.export import load_checkpoint, ort_session
-
     accuracy = {name: _stats([m["test_accuracy"] for m in ms]) for name, ms in runs.items()}
-    models = {name: [load_checkpoint(m["best_checkpoint"]) for m in ms] for name, ms in runs.items()}
     log(f"measuring {', '.join(SHIFT_CURVES)} on the test set shifted by up to {PIXELS[-1]} pixels")
-    predictors = {
-        n: [session_predictor(ort_session(m, images, threads)) for m in models[n]] for n in SHIFT_CURVES
-    }
-    curves = {name: shift_curves(predictors[name], images, labels) for name in SHIFT_CURVES}
-    pair = most_confused_pair([m["confusion_matrix"] for arch in ARCHS for m in runs[arch]])
-    log(f"occlusion sensitivity on {CLASSES[pair[0]]} ↔ {CLASSES[pair[1]]}")
+    curves, predictors = _measure_shifts(runs, images, labels, threads)
     seeing = {arch: predictors[arch][0] for arch in ARCHS}  # seed 0 of the plain recipes
-    records, rows = saliency(seeing, images, labels, pair)
-    featured = featured_images(records, labels, pair)
-    ann, cnn = (models[arch][0].net for arch in ARCHS)
-    units, unit_pictures = strongest_units(ann, UNITS_SHOWN)
+    found, pictures = _look_inside(runs, seeing, images, labels, log)
+    for arch in ARCHS:
+        found["weight_sharing"][arch]["accuracy"] = accuracy[arch]["mean"]
     why = {
         "seeds": len(runs["ann"]),
         "permutation": {a: {"plain": accuracy[a], "permuted": accuracy[f"{a}_permuted"]} for a in ARCHS},
@@ -184,22 +228,12 @@ def analyse(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads
         "augmentation": {
             n: {k: runs[n][0]["config"][k] for k in ("flip", "translate")} for n in SHIFT_CURVES
         },
-        "weight_sharing": {
-            a: {**weight_sharing(models[a][0].net), "accuracy": accuracy[a]["mean"]} for a in ARCHS
-        },
-        "pair": [CLASSES[c] for c in pair],
-        "saliency": records,
-        "features": {"ann_units": units.tolist(), "images": featured},
+        "recipe_differences": recipe_differences(runs),
+        **found,
         "accuracy": accuracy,
         "runs": [_run_record(name, m) for name, ms in runs.items() for m in ms],
     }
-    pictures = {
-        "saliency": rows,
-        "units": (unit_pictures, units.tolist()),
-        "filters": conv_filters(cnn),
-        "maps": {name: (images[i], feature_maps(cnn, images[i])) for name, i in featured.items()},
-        "shift": {name: (c["mean"], c["std"]) for name, c in curves.items()},
-    }
+    pictures["shift"] = {name: (c["mean"], c["std"]) for name, c in curves.items()}
     return why, pictures
 
 
@@ -207,33 +241,37 @@ def write_why(why: dict, pictures: dict, out_dir: str | os.PathLike) -> Path:
     """Write FILES into ``out_dir``: all of them, or none."""
     from pixelsense.plots import save_png
     from pixelsense.why_figures import features_figure, saliency_figure, shift_figure
-    from pixelsense.why_report import CAPTIONS, LABELS, markdown
+    from pixelsense.why_report import LABELS, captions, markdown
 
+    texts = captions(why)
     curves = {LABELS[name]: curve for name, curve in pictures["shift"].items()}
     units, unit_ids = pictures["units"]
+    figures = {
+        "shift_robustness.png": shift_figure(why["shift"]["pixels"], curves, texts["shift"]),
+        "features.png": features_figure(
+            units, unit_ids, pictures["filters"], pictures["maps"], texts["features"]
+        ),
+        "saliency.png": saliency_figure(pictures["saliency"], texts["saliency"]),
+    }
     with atomic_files(out_dir) as tmp:
         (tmp / "why.json").write_text(json.dumps(why, indent=2))
         (tmp / "why.md").write_text(markdown(why))
-        save_png(
-            shift_figure(why["shift"]["pixels"], curves, CAPTIONS["shift"]), tmp / "shift_robustness.png"
-        )
-        features = features_figure(
-            units, unit_ids, pictures["filters"], pictures["maps"], CAPTIONS["features"]
-        )
-        save_png(features, tmp / "features.png")
-        save_png(saliency_figure(pictures["saliency"], CAPTIONS["saliency"]), tmp / "saliency.png")
+        for name, figure in figures.items():
+            save_png(figure, tmp / name)
     return Path(out_dir)
 
 
 def explain(seeds: int, out_dir: str | os.PathLike, data_dir: str = "data", download: bool = True,
             quick: bool = False, reuse: Sequence[str | os.PathLike] = (), threads: int = 1,
             command: str = "python scripts/explain.py", log=print) -> dict:  # fmt: skip
-    """Train what is missing, measure, and write FILES; returns why.json's content."""
+    """Train what is missing, measure, and write FILES; returns why.json's content. With ``quick`` all of
+    it, runs and files, goes to ``<out_dir>/quick/``: a quick report never replaces a real one."""
     from pixelsense.evaluate import official_test_set
     from pixelsense.why_report import conclusion
 
     images, labels = official_test_set(data_dir, download)  # missing data stops here, before any training
-    check_writable(out_dir)  # and so does a folder that cannot take the results
+    files = quick_dir(out_dir) if quick else Path(out_dir)
+    check_writable(files)  # and so does a folder that cannot take the results
     runs = train_experiments(seeds, out_dir, data_dir, download, quick, reuse, log)
     start = time.perf_counter()
     why, pictures = analyse(runs, images, labels, threads, log)
@@ -241,5 +279,5 @@ def explain(seeds: int, out_dir: str | os.PathLike, data_dir: str = "data", down
     why = {"command": command, "quick": quick, **why,
            "seconds": {"training": training, "analysis": time.perf_counter() - start}}  # fmt: skip
     why["conclusion"] = conclusion(why)
-    write_why(why, pictures, out_dir)
-    return why
+    write_why(why, pictures, files)
+    return why | {"output_dir": str(files)}

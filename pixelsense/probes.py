@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from pixelsense.constants import IMAGE_SIZE
 from pixelsense.data import normalize
 from pixelsense.evaluate import Predictor
-from pixelsense.nets import PixelPermutation
+from pixelsense.nets import CNN, PixelPermutation
 
 DIRECTIONS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 OCCLUSION_PATCH = 4  # side of the black square slid over the image for occlusion sensitivity
@@ -80,7 +80,7 @@ def conv_filters(net: nn.Module) -> Tensor:
 
 def feature_maps(net: nn.Module, image: Tensor) -> Tensor:
     """What the CNN's first block (conv → norm → ReLU) makes of one uint8 image: ``[C, 28, 28]``."""
-    layers = list(_first(net, nn.Sequential).children())
+    layers = list(_first(net, CNN).layers)
     block = nn.Sequential(*layers[: next(i for i, m in enumerate(layers) if isinstance(m, nn.ReLU)) + 1])
     with torch.inference_mode():
         return block.eval()(normalize(image[None]))[0].float()

@@ -4,6 +4,7 @@ matrix's row sums; the report is a plain dict, written as aligned text, JSON and
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 
 import torch
@@ -90,6 +91,14 @@ def as_markdown(report: dict, title: str = "") -> str:
     lines.append(f"| **accuracy** | | | **{report['accuracy']:.4f}** | {report['macro']['support']} |")
     lines += [f"| macro avg | {cells(report['macro'])} |", f"| weighted avg | {cells(report['weighted'])} |"]
     return "\n".join(lines) + "\n"
+
+
+def mean_std(values: list[float | None]) -> dict:
+    known = [v for v in values if v is not None]
+    if not known:
+        return {"mean": None, "std": None, "n": 0}
+    std = statistics.stdev(known) if len(known) > 1 else 0.0
+    return {"mean": statistics.fmean(known), "std": std, "n": len(known)}
 
 
 class ConfidentMistakes:

@@ -1,5 +1,5 @@
-"""``why.md`` and the conclusion of ``scripts/explain.py``, made from ``why.json`` alone: nothing in them is
-written by hand, so the report can be checked against its numbers at any time."""
+"""``why.md``, its captions and its conclusion, made from ``why.json`` alone: nothing in them is written by
+hand, so the report can be checked against its numbers at any time."""
 
 from __future__ import annotations
 
@@ -14,17 +14,28 @@ LABELS = {  # how each experiment is named in tables and figures
     "cnn": "CNN",
     "cnn_permuted": "CNN, pixels permuted",
 }
-CAPTIONS = {
-    "shift": "Every test image moved by 0–4 pixels in each of the 8 directions (black comes in); mean ± std "
-    "over the seeds. Compare the ANN trained with the CNN's augmentation with the CNN: what remains between "
-    "them is the architecture, not the augmentation.",
-    "features": "Top left: each ANN unit is a 28×28 template tied to fixed pixel positions. Top right: each "
-    "CNN filter is 9 weights reused at every position (edge and blob detectors). Below: the maps those "
-    "filters make of a Shirt and a T-shirt/top: outlines, collars, buttons and sleeves, wherever they are.",
-    "saliency": "Red: covering these pixels with a black 4×4 patch lowers the probability of the true class "
-    "(the model relies on them); blue: it raises it. The black line outlines the garment. Compare where the "
-    "ANN and the CNN look on the same image, when they are right and when they are wrong.",
-}
+
+
+def captions(why: dict) -> dict[str, str]:
+    """What each figure shows and what to look for."""
+    pixels, patch, pair = why["shift"]["pixels"], why["occlusion_patch"], why["pair"]
+    shift = (
+        f"Every test image moved by {pixels[0]}–{pixels[-1]} pixels in each of the 8 directions (black comes "
+        "in); mean ± std over the seeds. Compare the ANN trained with the CNN's augmentation with the CNN: "
+        "the gap that remains between them is not the augmentation."
+    )
+    features = (
+        "Top left: each ANN unit is one 28×28 template tied to fixed pixel positions. Top right: each CNN "
+        f"filter is 9 weights, applied at every position. Below: the maps those filters make of a {pair[0]} "
+        f"and a {pair[1]} test image, which follow the garment wherever it is."
+    )
+    saliency = (
+        f"Red: covering these pixels with a black {patch}×{patch} patch lowers the probability of the true "
+        "class (the model relies on them); blue: it raises it. One colour scale for all maps; the black line "
+        "outlines the garment. Compare where the ANN and the CNN look on the same image, when they are right "
+        "and when they are wrong."
+    )
+    return {"shift": shift, "features": features, "saliency": saliency}
 
 
 def _pct(stat: dict, digits: int = 2) -> str:
@@ -37,9 +48,13 @@ def _points(a: float, b: float) -> float:
     return round(100 * b, 2) - round(100 * a, 2)
 
 
+def _px(k: int) -> str:
+    return f"{k} pixel{'s' * (k != 1)}"
+
+
 def seed_noise(a: dict, b: dict) -> float | None:
-    """Two standard errors of the difference of two means, in points: how far seed noise alone moves such a
-    difference; None with a single seed, where it cannot be estimated."""
+    """Two standard errors of the difference of two means, in points: the yardstick a change is judged by
+    (a rough one with few seeds); None with a single seed, where there is none."""
     if min(a["n"], b["n"]) < 2:
         return None
     return 200 * math.sqrt(a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"])
@@ -52,25 +67,13 @@ def _permutation_sentence(why: dict, arch: str) -> str:
     head = (f"Permuting the pixels takes the {name} from {100 * plain['mean']:.2f}% to "
             f"{100 * permuted['mean']:.2f}% test accuracy ({change:+.2f} points")  # fmt: skip
     if noise is None:
-        return f"{head}); with one seed there is no estimate of seed noise to judge it by."
-    noise_text = f"±{noise:.2f} points, two standard errors over {plain['n']} seeds"
+        return f"{head}); with one seed there is no seed noise to judge it by."
+    noise_text = f"seed noise ±{noise:.2f} points, two standard errors over {plain['n']} seeds"
     if abs(change) <= noise:
-        return f"{head}, within seed noise: {noise_text}): the {name} does not use the layout of the pixels."
-    times = f"{abs(change) / noise:.0f}× the seed noise" if noise > 0 else "beyond seed noise"
+        return f"{head}, within {noise_text}): the order of the pixels makes no measurable difference."
     if change < 0:
-        return (
-            f"{head}, {times}: {noise_text}): this is what the layout of the pixels is worth to the {name}."
-        )
-    return f"{head}, {times}: {noise_text}): the {name} does better without the layout of the pixels."
-
-
-def conclusion(why: dict) -> list[str]:
-    """Sentences drawn from why.json's numbers."""
-    lines = [_permutation_sentence(why, arch) for arch in ARCHS]
-    lines.append(_lead_sentence(why["permutation"]))
-    lines += _shift_sentences(why["shift"], why["augmentation"])
-    lines.append(_sharing_sentence(why["weight_sharing"]))
-    return lines
+        return f"{head}, beyond {noise_text}): this is what the layout of the pixels is worth to the {name}."
+    return f"{head}, beyond {noise_text}): the {name} does better without the layout of the pixels."
 
 
 def _lead_sentence(perm: dict) -> str:
@@ -88,41 +91,38 @@ def _lead_sentence(perm: dict) -> str:
             "3×3 convolutions and pooling are built to use and a dense layer cannot see.")  # fmt: skip
 
 
-def _shift_sentences(shift: dict, augmentation: dict) -> list[str]:
-    pixels = shift["pixels"]
-    loss = {name: [_points(acc, shift[name][0]) for acc in shift[name]] for name in augmentation}
-    translate, far = augmentation["cnn"]["translate"], len(pixels) - 1
-    same, plural = loss["ann_same_augmentation"][far], "s" * (translate != 1)
+def _shift_sentences(why: dict) -> list[str]:
+    shift, pixels, far = why["shift"], why["shift"]["pixels"], len(why["shift"]["pixels"]) - 1
+    loss = {name: [_points(acc, shift[name][0]) for acc in shift[name]] for name in shift["std"]}
+    translate = why["augmentation"]["ann_same_augmentation"]["translate"]
     lines = [
-        f"Shifted by {pixels[far]} pixels, the ANN loses {loss['ann'][far]:.2f} points of accuracy, the ANN "
-        f"trained with the CNN's augmentation (translation by up to {translate} pixel{plural}) {same:.2f} "
-        f"and the CNN {loss['cnn'][far]:.2f}."
+        f"Shifted by {_px(pixels[far])}, the ANN loses {loss['ann'][far]:.2f} points of accuracy, the ANN "
+        f"trained with the CNN's augmentation (translation by up to {_px(translate)}) "
+        f"{loss['ann_same_augmentation'][far]:.2f} and the CNN {loss['cnn'][far]:.2f}."
     ]
-    rows = []  # (pixels, share of the ANN's extra loss that the augmentation removes, what remains)
-    for k in range(1, len(pixels)):
-        extra = loss["ann"][k] - loss["cnn"][k]
-        if extra > 0:
-            rest = loss["ann_same_augmentation"][k] - loss["cnn"][k]
-            rows.append((pixels[k], (extra - rest) / extra, rest))
-    if rows:
-        where = ", ".join(str(k) for k, _, _ in rows)
-        removed = ", ".join(f"{share:.0%}" for _, share, _ in rows)
-        head = f"Of the ANN's extra loss over the CNN at {where} pixels, the CNN's augmentation removes "
-        head += removed
-        caught_up = [str(k) for k, _, rest in rows if rest <= 0]
-        if caught_up:
-            tail = f"at {', '.join(caught_up)} pixels the ANN with it is as robust as the CNN."
-        else:
-            remains = ", ".join(f"{rest:.2f}" for _, _, rest in rows)
-            tail = (f"what remains ({remains} points) is the architecture: convolution and pooling respond "
-                    "to a pattern wherever it is, a dense layer only where it saw it.")  # fmt: skip
-        lines.append(f"{head}; {tail}")
+    ks = range(1, len(pixels))
+    extra = [(loss["ann"][k] - loss["cnn"][k], loss["ann_same_augmentation"][k] - loss["cnn"][k]) for k in ks]
+    steps = ", ".join(f"{a:.2f} → {b:.2f} at {_px(pixels[k])}" for k, (a, b) in zip(ks, extra, strict=True))
+    line = f"The ANN's extra loss over the CNN, without → with the CNN's augmentation: {steps}"
+    behind = [pixels[k] for k, (_, b) in zip(ks, extra, strict=True) if b > 0]
+    if len(behind) == len(extra):
+        others = ", ".join(k.replace("_", " ") for k in why["recipe_differences"])
+        rest = f" and the rest of its recipe ({others})" if others else ""
+        line += (f"; with the same augmentation the ANN still loses more at every shift: that remainder is "
+                 f"the network{rest}, not the augmentation.")  # fmt: skip
+    elif behind:
+        line += (
+            f"; with the same augmentation it is as robust as the CNN but at {', '.join(map(_px, behind))}."
+        )
+    else:
+        line += "; with the same augmentation the ANN is as robust as the CNN."
+    lines.append(line)
     if "cnn_permuted" in loss:
         permuted, plain = loss["cnn_permuted"][far], loss["cnn"][far]
-        verdict = "more" if permuted > plain else "no more"
+        more = "more" if permuted > plain else "no more"
         lines.append(
-            f"Permuted, the CNN loses {permuted:.2f} points at {pixels[far]} pixels, {verdict} than the "
-            f"{plain:.2f} it loses with the pixels in place."
+            f"Permuted, the CNN loses {permuted:.2f} points at {_px(pixels[far])}, {more} than the "
+            f"{plain:.2f} it loses with its pixels in place."
         )
     return lines
 
@@ -139,6 +139,15 @@ def _sharing_sentence(sharing: dict) -> str:
     )
 
 
+def conclusion(why: dict) -> list[str]:
+    """Sentences drawn from why.json's numbers."""
+    lines = [_permutation_sentence(why, arch) for arch in ARCHS]
+    lines.append(_lead_sentence(why["permutation"]))
+    lines += _shift_sentences(why)
+    lines.append(_sharing_sentence(why["weight_sharing"]))
+    return lines
+
+
 def _table(head: list[str], rows: list[list[str]], align: str = "---:") -> list[str]:
     return [
         "| " + " | ".join(head) + " |",
@@ -147,71 +156,97 @@ def _table(head: list[str], rows: list[list[str]], align: str = "---:") -> list[
     ]
 
 
-def markdown(why: dict) -> str:
-    """The whole why.md."""
-    perm, shift, sharing = why["permutation"], why["shift"], why["weight_sharing"]
-    seconds = why.get("seconds", {})
-    lines = ["# Why the CNN wins on Fashion-MNIST", ""]
-    lines += [
-        f"Made by `{why.get('command', 'python scripts/explain.py')}`: {why['seeds']} seed"
-        f"{'s' * (why['seeds'] != 1)} per experiment, accuracy on the official test set (10,000 images), "
-        f"mean ± std over the seeds.{' Quick mode: every run trained for 1 epoch.' * bool(why.get('quick'))}",
+def _head(why: dict) -> list[str]:
+    seeds, epochs = why["seeds"], sorted({r["config"]["epochs"] for r in why["runs"]})
+    quick = (
+        f" Quick mode: every run trained for {epochs[0]} epoch{'s' * (epochs[0] != 1)}."
+        if why["quick"]
+        else ""
+    )
+    lines = [
+        "# Why the CNN wins on Fashion-MNIST",
+        "",
+        f"Made by `{why['command']}`: {seeds} seed{'s' * (seeds != 1)} per experiment, accuracy on the "
+        f"official test set (10,000 images), mean ± std over the seeds.{quick}",
         "",
     ]
-    if seconds:
-        training, analysis = seconds["training"], seconds["analysis"]
-        lines += [f"Training: {training:,.0f} s over {len(why['runs'])} runs (the sum of their "
-                  f"`train_seconds`); measurements: {analysis:,.0f} s.", ""]  # fmt: skip
-    lines += ["## 1. Pixel-permutation control", ""]
+    seconds = why["seconds"]
+    timing = (f"Training: {seconds['training']:,.0f} s over {len(why['runs'])} runs (the sum of their "
+              f"`train_seconds`); measurements: {seconds['analysis']:,.0f} s.")  # fmt: skip
+    return [*lines, timing, ""]
+
+
+def _permutation_table(why: dict) -> list[str]:
     rows = []
     for arch in ARCHS:
-        plain, permuted = perm[arch]["plain"], perm[arch]["permuted"]
+        plain, permuted = why["permutation"][arch]["plain"], why["permutation"][arch]["permuted"]
         noise = seed_noise(plain, permuted)
         change = f"{_points(plain['mean'], permuted['mean']):+.2f}"
         rows.append(
             [arch.upper(), _pct(plain), _pct(permuted), change, "n/a" if noise is None else f"±{noise:.2f}"]
         )
-    lines += _table(["test accuracy (%)", "pixels in place", "pixels permuted", "change (points)",
-                     "seed noise (points)"], rows)  # fmt: skip
-    lines += ["", "## 2. Translation robustness", ""]
+    head = [
+        "test accuracy (%)",
+        "pixels in place",
+        "pixels permuted",
+        "change (points)",
+        "seed noise (points)",
+    ]
+    return ["## 1. Pixel-permutation control", "", *_table(head, rows), ""]
+
+
+def _shift_table(why: dict, caption: str) -> list[str]:
+    shift = why["shift"]
     head = ["test accuracy (%) at a shift of", *(f"{k} px" for k in shift["pixels"])]
     rows = [[LABELS[name], *(f"{100 * m:.2f} ± {100 * s:.2f}" if why["seeds"] > 1 else f"{100 * m:.2f}"
                              for m, s in zip(shift[name], shift["std"][name], strict=True))]
             for name in shift["std"]]  # fmt: skip
-    lines += _table(head, rows)
-    lines += ["", "![accuracy against shift](shift_robustness.png)", "", f"*{CAPTIONS['shift']}*", ""]
-    lines += ["## 3. What each network learns", "", "![first layers and feature maps](features.png)", ""]
-    lines += [f"*{CAPTIONS['features']}*", ""]
-    lines += ["## 4. Where each network looks", "", "![occlusion sensitivity](saliency.png)", ""]
-    lines += [f"*{CAPTIONS['saliency']}*", ""]
+    figure = ["![accuracy against shift](shift_robustness.png)", "", f"*{caption}*", ""]
+    return ["## 2. Translation robustness", "", *_table(head, rows), "", *figure]
+
+
+def _looking_inside(why: dict, texts: dict[str, str]) -> list[str]:
+    lines = ["## 3. What each network learns", "", "![first layers and feature maps](features.png)", ""]
+    lines += [f"*{texts['features']}*", "", "## 4. Where each network looks", ""]
+    lines += ["![occlusion sensitivity](saliency.png)", "", f"*{texts['saliency']}*", ""]
     rows = [[f"#{r['index']}", r["case"], *(f"{r[m]['predicted']} ({r[m]['confidence']:.2f})" for m in ARCHS)]
             for r in why["saliency"]]  # fmt: skip
-    lines += _table(["test image", "case", "ANN says", "CNN says"], rows, align="---")
-    lines += ["", "## 5. Weight sharing", ""]
+    return [*lines, *_table(["test image", "case", "ANN says", "CNN says"], rows, align="---"), ""]
+
+
+def _sharing_table(why: dict) -> list[str]:
+    sharing = why["weight_sharing"]
     rows = [
-        ["parameters", *(f"{sharing[a]['params']:,}" for a in ARCHS)],
-        ["first layer", *(f"{sharing[a]['first_layer_params']:,}" for a in ARCHS)],
-        ["convolutions", *(f"{sharing[a]['conv_params']:,}" for a in ARCHS)],
-        [
-            "convolutions without weight sharing",
-            *(f"{sharing[a]['conv_params_unshared']:,}" for a in ARCHS),
-        ],
-        ["test accuracy (%)", *(f"{100 * sharing[a]['accuracy']:.2f}" for a in ARCHS)],
-    ]
-    lines += _table(["", "ANN", "CNN"], rows)
-    lines += [
-        "",
-        "## Conclusion",
-        "",
-        *(f"- {sentence}" for sentence in why["conclusion"]),
-        "",
-        "## Runs",
-        "",
-    ]
+        [label, *(f"{sharing[a][key]:,}" for a in ARCHS)]
+        for label, key in (("parameters", "params"), ("first layer", "first_layer_params"),
+                           ("convolutions", "conv_params"),
+                           ("convolutions without weight sharing", "conv_params_unshared"))
+    ]  # fmt: skip
+    rows.append(["test accuracy (%)", *(f"{100 * sharing[a]['accuracy']:.2f}" for a in ARCHS)])
+    return ["## 5. Weight sharing", "", *_table(["", "ANN", "CNN"], rows), ""]
+
+
+def _runs_table(why: dict) -> list[str]:
     rows = []
     for r in why["runs"]:
         order = "none" if r["permute_pixels"] is None else f"seed {r['permute_pixels']}"
         accuracy, seconds = f"{100 * r['test_accuracy']:.2f}", f"{r['train_seconds']:.0f}"
         rows.append([LABELS[r["experiment"]], str(r["seed"]), order, accuracy, seconds])
-    lines += _table(["experiment", "seed", "pixel permutation", "test accuracy (%)", "training (s)"], rows)
-    return "\n".join(lines) + "\n"
+    return [
+        "## Runs",
+        "",
+        *_table(["experiment", "seed", "pixel permutation", "test accuracy (%)", "training (s)"], rows),
+    ]
+
+
+def markdown(why: dict) -> str:
+    """The whole why.md."""
+    texts = captions(why)
+    lines = [
+        *_head(why),
+        *_permutation_table(why),
+        *_shift_table(why, texts["shift"]),
+        *_looking_inside(why, texts),
+    ]
+    lines += [*_sharing_table(why), "## Conclusion", "", *(f"- {s}" for s in why["conclusion"]), ""]
+    return "\n".join([*lines, *_runs_table(why)]) + "\n"

@@ -140,7 +140,7 @@ def synthetic_why(ann_permuted=(0.8990, 0.8970), cnn_permuted=(0.8700, 0.8740)) 
     sharing = {"params": 100, "conv_params": 10, "conv_params_unshared": 1000, "first_layer_params": 80,
                "accuracy": 0.9}  # fmt: skip
     why = {
-        "seeds": 2,
+        "command": "python scripts/explain.py", "quick": False, "seeds": 2,
         "permutation": {
             "ann": {"plain": _stat([0.8980, 0.8990]), "permuted": _stat(list(ann_permuted))},
             "cnn": {"plain": _stat([0.9330, 0.9320]), "permuted": _stat(list(cnn_permuted))},
@@ -150,11 +150,14 @@ def synthetic_why(ann_permuted=(0.8990, 0.8970), cnn_permuted=(0.8700, 0.8740)) 
                   "std": {n: [0.0, 0.0, 0.0] for n in ("ann", "ann_same_augmentation", "cnn", "cnn_permuted")}},
         "augmentation": {"ann": {"flip": True, "translate": 0}, "ann_same_augmentation": {"flip": True, "translate": 1},
                          "cnn": {"flip": True, "translate": 1}, "cnn_permuted": {"flip": True, "translate": 1}},
+        "recipe_differences": ["lr", "label_smoothing"],
         "weight_sharing": {"ann": sharing, "cnn": sharing},
+        "pair": ["T-shirt/top", "Shirt"], "occlusion_patch": 4,
         "saliency": [{"index": 3, "case": "Shirt: both right", "true": "Shirt",
                       "ann": {"predicted": "Shirt", "confidence": 0.7}, "cnn": {"predicted": "Shirt", "confidence": 0.9}}],
         "runs": [{"experiment": "cnn_permuted", "seed": 1, "permute_pixels": 1, "test_accuracy": 0.874,
-                  "train_seconds": 600.0}],
+                  "train_seconds": 600.0, "config": {"epochs": 20}}],
+        "seconds": {"training": 600.0, "analysis": 61.4},
     }  # fmt: skip
     return why
 
@@ -162,23 +165,30 @@ def synthetic_why(ann_permuted=(0.8990, 0.8970), cnn_permuted=(0.8700, 0.8740)) 
 def test_the_conclusion_says_what_the_numbers_show():
     lines = conclusion(synthetic_why())
     assert lines[0].startswith(
-        "Permuting the pixels takes the ANN from 89.85% to 89.80% test accuracy (-0.05 points"
+        "Permuting the pixels takes the ANN from 89.85% to 89.80% test accuracy (-0.05 points, within seed noise "
+        "±0.22 points"
     )
-    assert "within seed noise" in lines[0] and "does not use the layout" in lines[0]
-    assert "takes the CNN from 93.25% to 87.20%" in lines[1] and "× the seed noise" in lines[1]
+    assert "makes no measurable difference" in lines[0]
+    assert "takes the CNN from 93.25% to 87.20%" in lines[1] and "beyond seed noise" in lines[1]
     assert "worth to the CNN" in lines[1]
     assert "lead over the ANN is +3.40 points with the pixels in their places and -2.60 points" in lines[2]
     assert "all of the CNN's advantage comes from the spatial layout" in lines[2]
     assert "Shifted by 2 pixels, the ANN loses 40.00 points" in lines[3] and "the CNN 13.00" in lines[3]
+    assert "(translation by up to 1 pixel)" in lines[3]
     # The ANN's extra loss over the CNN: 9 points at 1 pixel, 27 at 2; with the CNN's augmentation 1 and 17.
     assert (
-        "at 1, 2 pixels, the CNN's augmentation removes 89%, 37%; what remains (1.00, 17.00 points)"
+        "without → with the CNN's augmentation: 9.00 → 1.00 at 1 pixel, 27.00 → 17.00 at 2 pixels" in lines[4]
+    )
+    assert (
+        "still loses more at every shift: that remainder is the network and the rest of its recipe (lr, label smoothing)"
         in lines[4]
     )
     assert "Permuted, the CNN loses 57.00 points at 2 pixels, more than the 13.00" in lines[5]
     caught_up = synthetic_why()
     caught_up["shift"]["ann_same_augmentation"][1] = 0.95
-    assert "at 1 pixels the ANN with it is as robust as the CNN" in conclusion(caught_up)[4]
+    assert "as robust as the CNN but at 2 pixels." in conclusion(caught_up)[4]
+    caught_up["shift"]["ann_same_augmentation"][2] = 0.90
+    assert conclusion(caught_up)[4].endswith("with the same augmentation the ANN is as robust as the CNN.")
     # had the ANN moved as much as the CNN, the sentence would say so
     moved = conclusion(synthetic_why(ann_permuted=(0.8700, 0.8720)))[0]
     assert "within seed noise" not in moved and "worth to the ANN" in moved
@@ -188,9 +198,14 @@ def test_the_report_is_made_from_why_json_alone():
     why = synthetic_why()
     why["conclusion"] = conclusion(why)
     report = markdown(why)
+    assert "Made by `python scripts/explain.py`: 2 seeds per experiment" in report
+    assert "Training: 600 s over 1 runs (the sum of their `train_seconds`); measurements: 61 s." in report
     assert "| ANN | 89.85 ± 0.07 | 89.80 ± 0.14 | -0.05 | ±0.22 |" in report
     assert "| CNN, pixels permuted | 87.00 ± 0.00 | 60.00 ± 0.00 | 30.00 ± 0.00 |" in report
     assert "| #3 | Shirt: both right | Shirt (0.70) | Shirt (0.90) |" in report
+    assert (
+        "Every test image moved by 0–2 pixels" in report and "a T-shirt/top and a Shirt test image" in report
+    )
     assert all(f"- {line}" in report for line in why["conclusion"])
     assert "| CNN, pixels permuted | 1 | seed 1 | 87.40 | 600 |" in report
 

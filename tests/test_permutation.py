@@ -38,9 +38,15 @@ def test_every_split_sees_the_same_permutation_after_augmentation(fake_data):
     order = pixel_permutation(3)
     for _, before, after in seen:
         assert torch.equal(after.flatten(1), before.flatten(1)[:, order])
-    # Evaluation images reach it as they are (normalised), training images after their augmentation.
+    # Evaluation images reach it as they are (normalised), training images after their augmentation: no
+    # fake image has a black row or column, so one can only be a translation's fill.
     test_inputs = [before for stage, before, _ in seen if stage == "test"]
     assert torch.equal(test_inputs[0], normalize(data.test_set.images[:64]))
+    black = normalize(torch.zeros(1, 28, 28, dtype=torch.uint8))[0, 0, 0, 0]
+    train_inputs = torch.cat([before for stage, before, _ in seen if stage == "train"])
+    filled = (train_inputs[:, 0] == black).all(-1).any(-1) | (train_inputs[:, 0] == black).all(-2).any(-1)
+    raw = data.train_set.images == 0
+    assert filled.float().mean() > 0.5 and not (raw.all(-1).any() or raw.all(-2).any())
 
 
 def test_fit_records_the_permutation_and_its_export_classifies_plain_images(tmp_path, fake_data):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from pixelsense.config import RECIPES
 from pixelsense.constants import ARCHS, CLASSES
@@ -163,31 +163,29 @@ def recipe_differences(runs: dict[str, list[dict]]) -> list[str]:
     return [k for k in RECIPES["cnn"] if k not in ("hidden", "channels") and ann[k] != cnn[k]]
 
 
-def _measure_shifts(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads: int
+def _measure_shifts(models: dict[str, list], images: Tensor, labels: Tensor, threads: int
                     ) -> tuple[dict, dict]:  # fmt: skip
-    """Shift curves of SHIFT_CURVES through onnxruntime; also returns the predictors (name → per seed)."""
+    """Shift curves of the loaded models (name → one per seed) through onnxruntime; also returns their
+    predictors, in the same shape."""
     from pixelsense.evaluate import session_predictor
-    from pixelsense.export import load_checkpoint, ort_session
+    from pixelsense.export import ort_session
 
     predictors = {
-        name: [session_predictor(ort_session(load_checkpoint(m["best_checkpoint"]), images, threads))
-               for m in runs[name]]
-        for name in SHIFT_CURVES
-    }  # fmt: skip
-    return {name: shift_curves(predictors[name], images, labels) for name in SHIFT_CURVES}, predictors
+        name: [session_predictor(ort_session(model, images, threads)) for model in ms]
+        for name, ms in models.items()
+    }
+    return {name: shift_curves(ps, images, labels) for name, ps in predictors.items()}, predictors
 
 
-def _look_inside(runs: dict[str, list[dict]], seeing: dict[str, Predictor], images: Tensor, labels: Tensor,
-                 log=print) -> tuple[dict, dict]:  # fmt: skip
-    """Saliency, first layers and feature maps of the plain runs of seed 0, and what weight sharing saves:
-    (why.json's part, the figures' part)."""
-    from pixelsense.export import load_checkpoint
-
+def _look_inside(runs: dict[str, list[dict]], nets: dict[str, nn.Module], seeing: dict[str, Predictor],
+                 images: Tensor, labels: Tensor, log=print) -> tuple[dict, dict]:  # fmt: skip
+    """Saliency, first layers and feature maps of the plain runs of seed 0 (their ``nets`` and predictors,
+    by architecture), and what weight sharing saves: (why.json's part, the figures' part)."""
     pair = most_confused_pair([m["confusion_matrix"] for arch in ARCHS for m in runs[arch]])
     log(f"occlusion sensitivity on {CLASSES[pair[0]]} ↔ {CLASSES[pair[1]]}")
     records, rows = saliency(seeing, images, labels, pair)
     featured = featured_images(records, labels, pair)
-    ann, cnn = (load_checkpoint(runs[arch][0]["best_checkpoint"]).net for arch in ARCHS)
+    ann, cnn = (nets[arch] for arch in ARCHS)
     units, unit_pictures = strongest_units(ann, UNITS_SHOWN)
     found = {
         "weight_sharing": {a: weight_sharing(net) for a, net in zip(ARCHS, (ann, cnn), strict=True)},
@@ -209,11 +207,15 @@ def analyse(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads
             ) -> tuple[dict, dict]:  # fmt: skip
     """Measure the trained runs on the test set (uint8 ``images``, ``labels``). Returns why.json's numbers
     (all but the conclusion and the command) and what the figures draw."""
+    from pixelsense.export import load_checkpoint
+
     accuracy = {name: _stats([m["test_accuracy"] for m in ms]) for name, ms in runs.items()}
     log(f"measuring {', '.join(SHIFT_CURVES)} on the test set shifted by up to {PIXELS[-1]} pixels")
-    curves, predictors = _measure_shifts(runs, images, labels, threads)
-    seeing = {arch: predictors[arch][0] for arch in ARCHS}  # seed 0 of the plain recipes
-    found, pictures = _look_inside(runs, seeing, images, labels, log)
+    models = {name: [load_checkpoint(m["best_checkpoint"]) for m in runs[name]] for name in SHIFT_CURVES}
+    curves, predictors = _measure_shifts(models, images, labels, threads)
+    nets = {arch: models[arch][0].net for arch in ARCHS}  # seed 0 of the plain recipes
+    seeing = {arch: predictors[arch][0] for arch in ARCHS}
+    found, pictures = _look_inside(runs, nets, seeing, images, labels, log)
     for arch in ARCHS:
         found["weight_sharing"][arch]["accuracy"] = accuracy[arch]["mean"]
     why = {

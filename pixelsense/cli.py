@@ -203,3 +203,63 @@ def explain_main(argv: list[str] | None = None) -> int:
     print("\n".join(why["conclusion"]))
     print(f"wrote {', '.join(FILES)} to {why['output_dir']}")
     return 0
+
+
+def bench_main(argv: list[str] | None = None) -> int:
+    """``python scripts/bench.py {train,data,inference}``: pixelsense against its reference, side by side."""
+    from pixelsense.predict import positive_int
+
+    parser = Parser(description="Measure pixelsense against what a user would otherwise run, both sides "
+                    "alternating in one process; the last line is name=ratio.")  # fmt: skip
+    benches = parser.add_subparsers(dest="bench", required=True, metavar="{train,data,inference}")
+    train = benches.add_parser("train", help="fit.py's training epoch against a bare PyTorch loop")
+    train.add_argument("--models", nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
+    data = benches.add_parser("data", help="the DataModule against torchvision's Dataset and DataLoader")
+    data.add_argument("--model", choices=("ann", "cnn"), default="cnn",
+                      help="whose recipe (batch, augmentation) the batches take (default: cnn)")  # fmt: skip
+    for sub in (train, data):
+        sub.add_argument("--rounds", type=positive_int, default=3, help="measured epochs a side (default: 3)")
+        sub.add_argument("--data-dir", default="data", help="where Fashion-MNIST is (default: data)")
+        sub.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                         help="allow torchvision's download when no local copy is found")  # fmt: skip
+    inference = benches.add_parser("inference", help="onnxruntime against eager torch, same network")
+    inference.add_argument("--ckpt", help="a pixelsense checkpoint (default: the CNN recipe, random weights)")
+    inference.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1,
+                           help="threads for both engines (default: all cores)")  # fmt: skip
+    inference.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds per batch size")
+    args = parser.parse_args(argv)
+
+    from pixelsense.export import ExportError
+
+    try:
+        lines = _run_bench(args)
+    except (DataError, ConfigError, ExportError) as err:
+        return _error("bench.py", str(err))
+    print("\n".join(lines))
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> list[str]:
+    """The bench's report: what was measured where, its table, and the name=ratio line."""
+    if args.bench == "train":
+        from pixelsense.bench import train
+
+        results = [train.measure(m, args.rounds, args.data_dir, args.download) for m in args.models]
+        first = results[0]
+        worst = max(r["ratio"] for r in results)
+        return [f"one training epoch (train + validation), median of {args.rounds} alternating rounds after "
+                f"1 warm-up, on {first['device']}, precision {first['precision']}", train.table(results),
+                f"lightning_overhead={worst:.2f}"]  # fmt: skip
+    if args.bench == "data":
+        from pixelsense.bench import data
+
+        result = data.measure(args.data_dir, args.download, args.rounds, args.model)
+        return [f"{result['images']:,} training images, {args.model} recipe (batch {result['batch_size']}), "
+                f"median of {args.rounds} alternating rounds after 1 warm-up, on {result['device']}",
+                data.table(result), f"data_path_speedup={result['speedup']:.1f}"]  # fmt: skip
+    from pixelsense.bench import inference
+
+    results = inference.compare(args.ckpt, args.threads, args.rounds)
+    network = args.ckpt or "CNN of the default recipe"
+    return [f"{network}, {args.threads} threads, median of {args.rounds} alternating rounds",
+            inference.table(results), f"ort_vs_torch_speedup={results[-1]['speedup']:.2f}"]  # fmt: skip

@@ -1,17 +1,19 @@
 """Fashion-MNIST as one LightningDataModule shared by the ANN and the CNN.
 
-Images stay one uint8 tensor; a batch is a slice of it, moved to the device as uint8. Conversion,
-augmentation (random horizontal flip, small random translation) and normalisation run on the whole
-batch on the device, in ``on_after_batch_transfer``: no per-sample Python in the hot loop.
+Each split stays one uint8 tensor, copied once to the Trainer's device (47 MB for the training images);
+a batch is a slice of it, taken there. Conversion, augmentation (random horizontal flip, small random
+translation) and normalisation run on the whole batch on the device, in ``on_after_batch_transfer``: no
+per-sample Python, no worker processes and no host-to-device copy in the hot loop.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
 from pixelsense.sources import ensure_fashion_mnist
@@ -21,8 +23,8 @@ __all__ = ["CLASSES", "IMAGE_SIZE", "MEAN", "STD", "FashionMNISTDataModule", "au
 VAL_SIZE = 5000  # held out of the official 60k training images for validation
 
 
-class TensorImages(Dataset):
-    """uint8 images ``[N, 28, 28]`` and int64 labels; indexing with a list returns a whole batch."""
+class TensorImages:
+    """uint8 images ``[N, 28, 28]`` and int64 labels, kept as two tensors."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         self.images = images.contiguous()
@@ -31,18 +33,70 @@ class TensorImages(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images[index], self.labels[index]
-
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        # The DataLoader's fetcher hands over a whole batch of indices: one gather, no Python loop.
-        index = torch.as_tensor(indices)
-        return self.images[index], self.labels[index]
+    def to(self, device: torch.device) -> TensorImages:
+        """The same split on ``device`` (itself when it is already there)."""
+        if self.images.device == device:
+            return self
+        return TensorImages(self.images.to(device), self.labels.to(device))
 
 
-def _keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """collate_fn for batches that ``__getitems__`` already assembled."""
-    return batch
+class EpochOrder:
+    """Which images of a split one rank visits in an epoch, and in what order.
+
+    Shuffled, the order is a permutation drawn from (seed, epoch) alone, so a resumed run sees the same
+    batches and two seeds never share an epoch's order; under DDP the permutation is padded to a multiple
+    of the world size and each rank takes every ``world``-th image (as ``DistributedSampler`` does). In
+    order, rank ``r`` takes ``r, r + world, ...``: every image exactly once, as evaluation needs. Lightning
+    calls ``set_epoch`` before each epoch.
+    """
+
+    def __init__(self, size: int, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.size, self.shuffle, self.seed, self.rank, self.world = size, shuffle, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        if self.shuffle:
+            return math.ceil(self.size / self.world)
+        return len(range(self.rank, self.size, self.world))
+
+    def indices(self) -> torch.Tensor | None:
+        """This epoch's indices (None: all of them, in order)."""
+        if not self.shuffle:
+            return None if self.world == 1 else torch.arange(self.rank, self.size, self.world)
+        stream = (self.seed * 2**20 + self.epoch) % 2**64  # one generator seed per (seed, epoch)
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(stream))
+        if self.world > 1:
+            order = torch.cat([order, order[: len(self) * self.world - self.size]])[self.rank :: self.world]
+        return order
+
+
+class Batches:
+    """The batches of one epoch over a split: (uint8 images, labels) sliced from tensors that stay where
+    they are, on the CPU or on the GPU. No worker processes, no per-sample indexing, no collation, no
+    host-to-device copy per step; a shuffled batch is one gather on the device."""
+
+    def __init__(self, split: TensorImages, batch_size: int, sampler: EpochOrder) -> None:
+        self.split, self.batch_size = split, batch_size
+        # A DataLoader's two attribute names: Lightning calls sampler.set_epoch and reads batch_sampler.
+        self.sampler, self.batch_sampler = sampler, None
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.sampler) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        images, labels = self.split.images, self.split.labels
+        order = self.sampler.indices()
+        if order is None:  # contiguous slices: views, no copy at all
+            for start in range(0, len(labels), self.batch_size):
+                yield images[start : start + self.batch_size], labels[start : start + self.batch_size]
+            return
+        order = order.to(labels.device)  # one small copy per epoch
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield images[index], labels[index]
 
 
 def normalize(images: torch.Tensor, flip: bool = False, translate: int = 0) -> torch.Tensor:
@@ -116,42 +170,50 @@ class FashionMNISTDataModule(pl.LightningDataModule):
             test = FashionMNIST(root, train=False)
             self.test_set = TensorImages(test.data, test.targets)
 
-    def _loader(self, dataset: TensorImages | None, shuffle: bool) -> DataLoader:
-        """Under DDP each rank reads its own shard. Evaluation shards are not padded (Lightning's
-        default sampler repeats images to even them out), so every image is counted exactly once."""
-        if dataset is None:
+    def _loader(self, split: TensorImages | None, shuffle: bool) -> Batches:
+        """Batches of ``split`` from its copy on the Trainer's device. Under DDP each rank
+        reads its own shard; evaluation shards are not padded, so every image is counted exactly once."""
+        if split is None:
             raise RuntimeError("call setup() before asking for a dataloader")
-        world = self.trainer.world_size if self.trainer is not None else 1
-        sampler = None
-        if world > 1 and shuffle:
-            sampler = DistributedSampler(dataset, world, self.trainer.global_rank, seed=self.hparams.seed)
-        elif world > 1:
-            sampler = range(self.trainer.global_rank, len(dataset), world)
-        return DataLoader(
-            dataset,
-            batch_size=self.hparams.batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            collate_fn=_keep_batch,
-            pin_memory=torch.cuda.is_available(),
-        )
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        strategy = getattr(trainer, "strategy", None)
+        device = strategy.root_device if strategy is not None else torch.device("cpu")
+        return self.batches(split, shuffle, device, rank, world)
 
-    def train_dataloader(self) -> DataLoader:
+    def batches(self, split: TensorImages, shuffle: bool, device: torch.device, rank: int = 0,
+                world: int = 1) -> Batches:  # fmt: skip
+        """The batches of ``split`` (one of this module's sets) for ``rank`` of ``world``, on ``device``."""
+        order = EpochOrder(len(split), shuffle, self.hparams.seed, rank, world)
+        return Batches(split.to(device), self.hparams.batch_size, order)
+
+    def train_dataloader(self) -> Batches:
         return self._loader(self.train_set, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> Batches:
         return self._loader(self.val_set, shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> Batches:
         return self._loader(self.test_set, shuffle=False)
 
-    def predict_dataloader(self) -> DataLoader:
+    def predict_dataloader(self) -> Batches:
         return self._loader(self.test_set, shuffle=False)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        # Batches are born on the device; Lightning's generic move would walk them at every step.
+        if isinstance(batch, tuple) and all(t.device == device for t in batch):
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if isinstance(batch, torch.Tensor):
             return batch  # the model summary's example_input_array: already a model input
         images, labels = batch
-        if self.trainer is not None and self.trainer.training:
-            return normalize(images, self.hparams.flip, self.hparams.translate), labels
-        return normalize(images), labels
+        training = self.trainer is not None and self.trainer.training
+        return self.model_input(images, augment=training), labels
+
+    def model_input(self, images: torch.Tensor, augment: bool) -> torch.Tensor:
+        """uint8 images → the normalised network input, augmented as the recipe says when ``augment``."""
+        if augment:
+            return normalize(images, self.hparams.flip, self.hparams.translate)
+        return normalize(images)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from pixelsense.config import RECIPES
+from pixelsense.config import RECIPE_FIELDS, RECIPES
 from pixelsense.constants import ARCHS, CLASSES
 from pixelsense.evaluate import Predictor
 from pixelsense.files import atomic_files, check_writable
@@ -60,7 +60,7 @@ def fit_options(name: str, seed: int) -> list[str]:
     _, permuted, augmentation = EXPERIMENTS[name]
     options = ["--permute-pixels", str(seed)] if permuted else []
     if augmentation is not None:
-        recipe = RECIPES[augmentation]
+        recipe = RECIPES["cpu"][augmentation]  # augmentation is the same in every device's recipe
         options += ["--flip" if recipe["flip"] else "--no-flip", "--translate", str(recipe["translate"])]
     return options
 
@@ -160,7 +160,7 @@ def recipe_differences(runs: dict[str, list[dict]]) -> list[str]:
     """The recipe values, other than the layer sizes, in which the ANN trained with the CNN's augmentation
     still differs from the CNN: what the augmentation control leaves uncontrolled."""
     ann, cnn = runs["ann_same_augmentation"][0]["config"], runs["cnn"][0]["config"]
-    return [k for k in RECIPES["cnn"] if k not in ("hidden", "channels") and ann[k] != cnn[k]]
+    return [k for k in RECIPE_FIELDS if k not in ("hidden", "channels") and ann[k] != cnn[k]]
 
 
 def _measure_shifts(models: dict[str, list], images: Tensor, labels: Tensor, threads: int

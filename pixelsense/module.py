@@ -7,7 +7,7 @@ import math
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -19,8 +19,6 @@ from torchmetrics.classification import (
 from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
 from pixelsense.nets import ANN, CNN, PixelPermutation
 from pixelsense.report import ConfidentMistakes, assemble
-
-STAGES = ("train", "val", "test")
 
 
 def build_net(
@@ -43,19 +41,48 @@ def build_net(
     return net if permute_pixels is None else nn.Sequential(PixelPermutation(permute_pixels), net)
 
 
-def _metrics(prefix: str, average: str | None = "macro") -> MetricCollection:
+def _scores(prefix: str, average: str | None = "macro") -> MetricCollection:
+    """Precision, recall and F1 (inputs come from the model, so torchmetrics' input checks are skipped)."""
+    kw = dict(num_classes=NUM_CLASSES, average=average, validate_args=False)
     return MetricCollection(
         {
-            "precision": MulticlassPrecision(NUM_CLASSES, average=average),
-            "recall": MulticlassRecall(NUM_CLASSES, average=average),
-            "f1": MulticlassF1Score(NUM_CLASSES, average=average),
+            "precision": MulticlassPrecision(**kw),
+            "recall": MulticlassRecall(**kw),
+            "f1": MulticlassF1Score(**kw),
         },
         prefix=prefix,
     )
 
 
+def _accuracy() -> MulticlassAccuracy:
+    return MulticlassAccuracy(NUM_CLASSES, average="micro", validate_args=False)
+
+
+def optimizer_and_schedule(
+    net: nn.Module, lr: float, weight_decay: float, schedule: str, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (weight decay on weights only, not on biases or norms) and the per-step learning-rate schedule.
+
+    The schedule is a function of (step, total) recomputed from this run's total, so --resume with more
+    epochs stretches it instead of overrunning a stored step count. The fused AdamW kernel does one pass
+    over all parameters: 1.5-3x faster than the per-tensor loop on CPU, and one launch on a GPU.
+    """
+    decay = [p for p in net.parameters() if p.ndim > 1]
+    no_decay = [p for p in net.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=lr, fused=True)
+    shape = one_cycle if schedule == "onecycle" else cosine
+    total = max(1, total_steps)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: shape(step / total))
+
+
 class Classifier(pl.LightningModule):
-    """Cross-entropy classifier for Fashion-MNIST; ``arch`` picks the ANN or the CNN."""
+    """Cross-entropy classifier for Fashion-MNIST; ``arch`` picks the ANN or the CNN.
+
+    The hot loop does what the result needs and no more: a training step updates the loss and accuracy on
+    the device and logs the loss every ``log_every_n_steps``; precision, recall and F1 are validation and
+    test numbers; every epoch value is computed once, at the end of its epoch.
+    """
 
     def __init__(
         self,
@@ -76,46 +103,70 @@ class Classifier(pl.LightningModule):
         self.net = build_net(arch, channels, hidden, dropout, permute_pixels)
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.example_input_array = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
-        for stage in STAGES:  # train_acc, train_scores, val_acc, ...: one pair per stage
-            setattr(self, f"{stage}_acc", MulticlassAccuracy(NUM_CLASSES, average="micro"))
-            setattr(self, f"{stage}_scores", _metrics(f"{stage}/"))
-        self.val_confusion = MulticlassConfusionMatrix(NUM_CLASSES)
-        self.test_confusion = MulticlassConfusionMatrix(NUM_CLASSES)
-        self.test_per_class = _metrics("", average=None)
+        # Training's loss and accuracy: running sums on the device (one in-place add a step, no sync).
+        self.register_buffer("train_sums", torch.zeros(2), persistent=False)  # loss × images, correct
+        self.train_seen = 0  # images, counted on the host
+        for stage in ("val", "test"):  # val_loss, val_acc, ...: epoch values over every image
+            setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
+            setattr(self, f"{stage}_acc", _accuracy())
+        self.val_scores, self.test_scores = _scores("val/"), _scores("test/")
+        self.val_confusion = MulticlassConfusionMatrix(NUM_CLASSES, validate_args=False)
+        self.test_confusion = MulticlassConfusionMatrix(NUM_CLASSES, validate_args=False)
+        self.test_per_class = _scores("", average=None)
         self.test_mistakes = ConfidentMistakes()
         self.shown_mistakes: ConfidentMistakes | None = None  # what the last test run drew
         self.test_report: dict | None = None  # filled at the end of a test run
+
+    def __setattr__(self, name: str, value) -> None:
+        # Lightning records the running hook here around each of its hook calls, about 40 times a training
+        # step; nn.Module's __setattr__ looks through parameters, modules and buffers every time.
+        if name == "_current_fx_name":
+            self.__dict__[name] = value
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: Tensor) -> Tensor:
         """Normalised images ``[N, 1, 28, 28]`` → logits ``[N, 10]``."""
         return self.net(x)
 
-    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
-        accuracy, scores = getattr(self, f"{stage}_acc"), getattr(self, f"{stage}_scores")
-        accuracy.update(logits, y)
-        scores.update(logits, y)
-        training = stage == "train"  # per-step values stay per rank; epoch values of val/test are synced
-        self.log(
-            f"{stage}/loss", loss, on_step=training, on_epoch=True, prog_bar=True, sync_dist=not training
-        )
-        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
-        self.log_dict(scores, on_step=False, on_epoch=True)
-        return loss, logits
+        with torch.no_grad():
+            self.train_sums += torch.stack([loss.float() * len(y), (logits.argmax(1) == y).sum().float()])
+            self.train_seen += len(y)
+        # The loss curve needs a point every N steps; logging one every step costs a host sync.
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss", loss.detach(), prog_bar=True)
+        return loss
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")[0]
+    def on_train_epoch_end(self) -> None:
+        sums = torch.cat([self.train_sums, self.train_sums.new_tensor([self.train_seen])])
+        total, correct, seen = self.trainer.strategy.reduce(sums, reduce_op="sum")  # over the DDP ranks
+        self.train_sums.zero_()
+        self.train_seen = 0
+        self.log_dict({"train/loss_epoch": total / seen, "train/acc": correct / seen}, prog_bar=False)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
+        """Loss and logits of an evaluation batch; the stage's loss and accuracy are updated (no sync)."""
+        x, y = batch
+        logits = self(x)
+        loss = self.loss(logits, y)
+        getattr(self, f"{stage}_loss").update(loss, len(y))
+        getattr(self, f"{stage}_acc").update(logits, y)
+        return loss, logits
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         _, logits = self._step(batch, "val")
+        self.val_scores.update(logits, batch[1])
         self.val_confusion.update(logits.argmax(1), batch[1])
 
     def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
         matrix = self.val_confusion.compute()
         self.val_confusion.reset()
-        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero or not self._last_epoch():
             return
         from pixelsense.plots import log_confusion_matrix
 
@@ -123,12 +174,14 @@ class Classifier(pl.LightningModule):
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         _, logits = self._step(batch, "test")
+        self.test_scores.update(logits, batch[1])
         self.test_per_class.update(logits, batch[1])
         self.test_confusion.update(logits.argmax(1), batch[1])
         pixels = batch[0] * STD + MEAN  # back to 0–1 for the picture
         self.test_mistakes.update(pixels, batch[1], logits.float().softmax(1))
 
     def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
         matrix = self.test_confusion.compute()
         self.test_report = assemble(self.test_per_class.compute(), matrix)
         mistakes = self.shown_mistakes = self._gathered_mistakes()
@@ -143,6 +196,22 @@ class Classifier(pl.LightningModule):
             log_figure(self.logger, "test/confusion_matrix", matrix_picture, step)
             picture = misclassified_figure(*mistakes.state()[:4], title="most confident test mistakes")
             log_figure(self.logger, "test/misclassified", picture, step)
+
+    def _log_epoch(self, stage: str) -> None:
+        """An evaluation stage's epoch values, computed once (torchmetrics merges DDP ranks), then reset."""
+        metrics = [getattr(self, f"{stage}_{name}") for name in ("loss", "acc", "scores")]
+        values = {f"{stage}/loss": metrics[0].compute(), f"{stage}/acc": metrics[1].compute()}
+        values.update(metrics[2].compute())
+        for metric in metrics:
+            metric.reset()
+        shown = {f"{stage}/loss", f"{stage}/acc"}  # on the progress bar; precision, recall, F1 only logged
+        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True)
+        self.log_dict({k: v for k, v in values.items() if k not in shown})
+
+    def _last_epoch(self) -> bool:
+        """Whether this is the run's final epoch (its figures are drawn once, at the end: a figure costs
+        about half a second, more than a whole epoch of the ANN on a GPU)."""
+        return self.current_epoch + 1 >= self.trainer.max_epochs or self.trainer.should_stop
 
     def _gathered_mistakes(self) -> ConfidentMistakes:
         """Every rank's most confident mistakes, merged (each rank sends exactly k, padded)."""
@@ -163,20 +232,9 @@ class Classifier(pl.LightningModule):
         return self(batch[0]).softmax(dim=-1)
 
     def configure_optimizers(self):
-        decay = [p for p in self.parameters() if p.ndim > 1]
-        no_decay = [p for p in self.parameters() if p.ndim <= 1]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": self.hparams.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=self.hparams.lr,
-        )
-        # The schedule is a function of (step, total) recomputed from this run's total, so --resume
-        # with more epochs stretches it instead of overrunning a stored step count.
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        shape = one_cycle if self.hparams.schedule == "onecycle" else cosine
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: shape(step / total))
+        total = int(self.trainer.estimated_stepping_batches)
+        hp = self.hparams
+        optimizer, scheduler = optimizer_and_schedule(self, hp.lr, hp.weight_decay, hp.schedule, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 

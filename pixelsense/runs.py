@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pixelsense.config import RECIPES, FitConfig, parse_config
+from pixelsense.config import RECIPE_FIELDS, FitConfig, parse_config
 from pixelsense.constants import ARCHS
 
 
@@ -40,7 +40,7 @@ def finished(cfg: FitConfig) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     want = json.loads(cfg.to_json())
-    keys = ["model", "seed", "permute_pixels", *RECIPES[cfg.model]]
+    keys = ["model", "seed", "permute_pixels", *RECIPE_FIELDS]
     same = all(saved.get(k) == want[k] for k in keys)
     return metrics if same and Path(metrics.get("best_checkpoint", "")).is_file() else None
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+from pixelsense.callbacks import Checkpoint, ProgressBar
 from pixelsense.config import ConfigError, FitConfig
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
@@ -26,13 +28,14 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 # In-memory uint8 slices need no DataLoader worker processes.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
+LOG_EVERY = 20  # training steps between two points of the train/loss curve
 
 
 class ResumeError(Exception):
     """--resume cannot continue; the message says why and what to do."""
 
 
-def _hardware(cfg: FitConfig) -> tuple[str, str]:
+def hardware(cfg: FitConfig) -> tuple[str, str]:
     """(accelerator, precision) that ``auto`` means on this machine."""
     accelerator = cfg.accelerator
     if accelerator == "auto":
@@ -101,20 +104,23 @@ def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
     return model, data
 
 
-def make_trainer(cfg: FitConfig, logger: TensorBoardLogger) -> tuple[pl.Trainer, ModelCheckpoint]:
-    """The Trainer for a run and its best-checkpoint callback."""
-    accelerator, precision = _hardware(cfg)
-    best = ModelCheckpoint(
+def make_trainer(
+    cfg: FitConfig, logger: TensorBoardLogger, extra: Sequence[Callback] = ()
+) -> tuple[pl.Trainer, ModelCheckpoint]:
+    """The Trainer for a run and its best-checkpoint callback (``extra``: more callbacks, as the bench's)."""
+    accelerator, precision = hardware(cfg)
+    best = Checkpoint(
         dirpath=cfg.checkpoint_dir, filename="best-epoch{epoch:02d}-acc{val/acc:.4f}",
         auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1,
     )  # fmt: skip
     # Lightning's save_last only writes when the best one does; --resume needs every epoch.
-    last = ModelCheckpoint(dirpath=cfg.checkpoint_dir, filename="last", enable_version_counter=False)
+    last = Checkpoint(dirpath=cfg.checkpoint_dir, filename="last", enable_version_counter=False)
     try:
         trainer = pl.Trainer(
             accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
             precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-            callbacks=[best, last, LearningRateMonitor(logging_interval="step")], log_every_n_steps=20,
+            callbacks=[best, last, LearningRateMonitor(logging_interval="step"), ProgressBar(), *extra],
+            log_every_n_steps=LOG_EVERY, benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
         )  # fmt: skip
     except (MisconfigurationException, ValueError, TypeError) as err:
@@ -128,6 +134,8 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
     resume_from = _resume_path(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    if hardware(cfg)[0] != "cpu":
+        torch.set_float32_matmul_precision("high")  # TF32 for what runs in float32 on a GPU
     raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
     model, data = build(cfg)
     logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
@@ -135,6 +143,7 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     if trainer.is_global_zero:
         print(
             f"pixelsense: training {cfg.model} on {_device_line(trainer)} | precision {trainer.precision} | "
+            f"{cfg.recipe} recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} | "
             f"data {raw} (SHA-256 verified) | logs {logger.log_dir} | checkpoints {cfg.checkpoint_dir}"
             + (f" | resuming from {resume_from}" if resume_from else ""),
             flush=True,
@@ -160,6 +169,7 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         "confusion_matrix": model.test_report["confusion_matrix"],
         "params": sum(p.numel() for p in model.parameters()),
         "permute_pixels": cfg.permute_pixels,
+        "recipe": cfg.recipe,
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
         "best_checkpoint": best,

@@ -120,7 +120,7 @@ def test_export_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_benchmark_measures_both_engines_on_the_same_network():
-    from pixelsense.bench import BATCH_SIZES, compare, table
+    from pixelsense.bench.inference import BATCH_SIZES, compare, table
 
     results = compare(None, threads=1, rounds=1)
     assert [r["batch"] for r in results] == list(BATCH_SIZES)

@@ -93,9 +93,9 @@ def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_
     assert run(tmp_path, fake_data, "--model", "cnn", "--epochs", "2", "--batch-size", "16") == 0
     version = tmp_path / "runs" / "cnn" / "version_0"
     tags = _event_tags(version)
-    for tag in ["train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/f1", "test/acc", "hp/test_acc"]:
+    for tag in ["train/loss", "train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/f1", "test/acc", "hp/test_acc"]:
         assert tag in tags
-    assert tags["val/confusion_matrix"] == 2  # one figure per epoch
+    assert tags["val/confusion_matrix"] == 1  # one figure, at the last epoch
     assert tags["test/confusion_matrix"] == 1 and tags["test/misclassified"] == 1
     assert any(tag.startswith("lr-AdamW") for tag in tags)
     assert "_hparams_/session_start_info" in tags

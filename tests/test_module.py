@@ -81,7 +81,7 @@ def test_class_defaults_are_the_default_recipes():
     def defaults(obj) -> dict:
         return {k: p.default for k, p in inspect.signature(obj).parameters.items()}
 
-    cnn, ann = RECIPES["cnn"], RECIPES["ann"]
+    cnn, ann = RECIPES["cpu"]["cnn"], RECIPES["cpu"]["ann"]
     for obj, recipe in [(Classifier, cnn), (FashionMNISTDataModule, cnn), (CNN, cnn), (ANN, ann)]:
         shared = defaults(obj).keys() & recipe.keys()
         assert shared and {k: defaults(obj)[k] for k in shared} == {k: recipe[k] for k in shared}, obj

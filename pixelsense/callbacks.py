@@ -1,0 +1,45 @@
+"""Lightning callbacks that fit.py adds to the Trainer."""
+
+from __future__ import annotations
+
+import time
+
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+
+REFRESH_SECONDS = 0.5  # the progress bar redraws at most this often
+
+
+class ProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar, redrawn every ``REFRESH_SECONDS`` instead of every step.
+
+    Each redraw reads the logged values back from the device, a host sync that on a GPU costs more than a
+    training step; a clock keeps the bar as lively on a slow CPU as on a fast GPU.
+    """
+
+    def __init__(self, seconds: float = REFRESH_SECONDS) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._drawn = 0.0
+
+    def _should_update(self, current: int, total: int) -> bool:
+        now = time.monotonic()
+        if not self.is_enabled or (current != total and now - self._drawn < self.seconds):
+            return False
+        self._drawn = now
+        return True
+
+
+class Checkpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, with its state key worked out once.
+
+    Lightning names the callback in every hook call it makes (about 8 a training step), and this key is
+    rebuilt from a repr of the callback's settings each time, which never change after construction.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._state_key = super().state_key
+
+    @property
+    def state_key(self) -> str:
+        return self._state_key

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import N_TEST, N_TRAIN, image_ids
 
-from pixelsense.data import MEAN, STD, VAL_SIZE, FashionMNISTDataModule, augment, normalize
+from pixelsense.data import MEAN, STD, VAL_SIZE, EpochOrder, FashionMNISTDataModule, augment, normalize
 
 
 def make(fake_data, **kw) -> FashionMNISTDataModule:
@@ -111,3 +111,31 @@ def test_ddp_shards_cover_each_image_exactly_once(fake_data):
     assert sorted(shards["test"]) == list(range(N_TEST))  # no padding, no repeats
     assert sorted(shards["val"]) == sorted(image_ids(dm.val_set.images))
     assert len(set(shards["train"])) == N_TRAIN - VAL_SIZE
+
+
+def test_epoch_order_is_a_function_of_seed_and_epoch_alone():
+    def order(seed: int, epoch: int, **kw) -> list[int]:
+        sampler = EpochOrder(500, shuffle=True, seed=seed, **kw)
+        sampler.set_epoch(epoch)
+        return sampler.indices().tolist()
+
+    assert order(3, 0) == order(3, 0)  # a resumed run draws the same batches
+    assert sorted(order(3, 0)) == list(range(500))
+    assert order(3, 1) != order(3, 0) and order(4, 0) != order(3, 0)
+    assert order(3, 1) != order(4, 0)  # two seeds never share an epoch's order
+    shards = [order(3, 1, rank=r, world=3) for r in range(3)]  # padded to 501, as DistributedSampler
+    assert [len(s) for s in shards] == [167] * 3 and {i for s in shards for i in s} == set(range(500))
+    assert EpochOrder(500, shuffle=False).indices() is None  # evaluation: in order, sliced as views
+
+
+def test_batches_are_born_on_their_device_and_cross_lightning_untouched(fake_data):
+    dm = make(fake_data, batch_size=100)
+    loader = dm.batches(dm.train_set, shuffle=True, device=torch.device("cpu"))
+    batches = list(loader)
+    assert len(batches) == len(loader) == 3  # 300 training images
+    assert sorted(i for x, _ in batches for i in image_ids(x)) == sorted(image_ids(dm.train_set.images))
+    batch = batches[0]
+    moved = dm.transfer_batch_to_device(batch, torch.device("cpu"), 0)
+    assert moved is batch  # no per-step walk or copy
+    loader.sampler.set_epoch(1)  # what Lightning calls before each epoch
+    assert [image_ids(x) for x, _ in loader] != [image_ids(x) for x, _ in batches]

@@ -42,7 +42,8 @@ def test_one_epoch_writes_checkpoints_metrics_and_logs(tmp_path, fake_data, caps
     assert run(tmp_path, fake_data, *args) == 0
     ck = tmp_path / "ck"
     metrics = json.loads((ck / "metrics.json").read_text())
-    assert metrics["model"] == "ann" and metrics["epochs"] == 1
+    assert metrics["model"] == "ann" and metrics["epochs"] == 1 and metrics["recipe"] == "cpu"
+    assert "cpu recipe: 1 epochs, batch 128, lr 0.01" in capsys.readouterr().out
     best = Path(metrics["best_checkpoint"])
     assert best.parent == ck and best.name.startswith("best-epoch00-acc") and (ck / "last.ckpt").is_file()
 
@@ -93,13 +94,39 @@ def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_
     assert run(tmp_path, fake_data, "--model", "cnn", "--epochs", "2", "--batch-size", "16") == 0
     version = tmp_path / "runs" / "cnn" / "version_0"
     tags = _event_tags(version)
-    for tag in ["train/loss", "train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/f1", "test/acc", "hp/test_acc"]:
+    for tag in [
+        "train/loss",
+        "train/loss_epoch",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "val/f1",
+        "test/acc",
+        "hp/test_acc",
+    ]:
         assert tag in tags
     assert tags["val/confusion_matrix"] == 1  # one figure, at the last epoch
+    assert tags["train/loss"] == 38 // 20  # a point every 20 steps (LOG_EVERY), not one a step
     assert tags["test/confusion_matrix"] == 1 and tags["test/misclassified"] == 1
     assert any(tag.startswith("lr-AdamW") for tag in tags)
     assert "_hparams_/session_start_info" in tags
     assert (version / "config.json").is_file()
+
+
+def test_recipe_follows_the_device_unless_named():
+    from pixelsense.config import RECIPES
+
+    def batch(*args: str) -> tuple[str, int]:
+        cfg = parse_config(["--model", "cnn", *args])
+        return cfg.recipe, cfg.batch_size
+
+    cpu, gpu = RECIPES["cpu"]["cnn"]["batch_size"], RECIPES["gpu"]["cnn"]["batch_size"]
+    assert cpu != gpu
+    assert batch("--accelerator", "cpu") == ("cpu", cpu)
+    assert batch("--accelerator", "gpu") == ("gpu", gpu)  # resolving needs no GPU; training would
+    assert batch("--accelerator", "gpu", "--recipe", "cpu") == ("cpu", cpu)
+    assert batch("--accelerator", "cpu", "--recipe", "gpu", "--batch-size", "64") == ("gpu", 64)
+    assert parse_config(["--model", "ann", "--recipe", "gpu"]).epochs == RECIPES["gpu"]["ann"]["epochs"]
 
 
 def test_resume_continues_from_last_across_a_new_logger_version(tmp_path, fake_data, capsys):

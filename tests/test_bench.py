@@ -1,0 +1,89 @@
+"""The benchmarks run end to end on tiny fake data and end with their name=ratio line. Speed itself is
+never asserted here: the machines are shared; the README's figures come from the full runs."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+
+from pixelsense.bench.bare import BareLoop
+from pixelsense.cli import bench_main
+from pixelsense.config import parse_config
+from pixelsense.train import build
+
+
+def lines(capsys) -> list[str]:
+    return capsys.readouterr().out.strip().splitlines()
+
+
+def test_train_bench_times_both_models_against_the_bare_loop(fake_data, capsys):
+    assert bench_main(["train", "--rounds", "1", "--data-dir", str(fake_data), "--no-download"]) == 0
+    out = lines(capsys)
+    rows = [line.split() for line in out if re.match(r"(ann|cnn) +cpu ", line)]
+    assert [row[0] for row in rows] == ["ann", "cnn"]
+    assert all(float(row[3]) > 0 and float(row[4]) > 0 for row in rows)
+    assert out[-1] == "lightning_overhead=" + max((row[5] for row in rows), key=float)  # the worse model
+
+
+def test_data_bench_times_the_datamodule_against_torchvision(fake_data, capsys):
+    assert bench_main(["data", "--rounds", "1", "--data-dir", str(fake_data), "--no-download"]) == 0
+    out = lines(capsys)
+    assert any(line.startswith("pixelsense ") for line in out)
+    assert any(line.startswith("torchvision, 0 workers") for line in out)
+    assert any(line.startswith("torchvision, 2 workers") for line in out)
+    assert any(line.startswith("ANN training epoch fed by") for line in out)
+    assert re.fullmatch(r"data_path_speedup=\d+\.\d", out[-1])
+
+
+def test_inference_bench_keeps_its_speedup_line(capsys):
+    assert bench_main(["inference", "--rounds", "1", "--threads", "1"]) == 0
+    out = lines(capsys)
+    assert [line.split()[0] for line in out[2:5]] == ["1", "32", "256"]
+    assert re.fullmatch(r"ort_vs_torch_speedup=\d+\.\d\d", out[-1])
+
+
+def test_bad_bench_options_are_one_line(capsys):
+    for argv in (["nope"], ["train", "--rounds", "0"], ["train", "--models", "mlp"]):
+        try:
+            bench_main(argv)
+        except SystemExit as exit:
+            assert exit.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ": error: " in err[0] and err[0].endswith("--help.")
+
+
+def test_bare_loop_is_the_same_network_optimiser_and_schedule(fake_data):
+    cfg = parse_config(
+        ["--model", "cnn", "--data-dir", str(fake_data), "--no-download", "--batch-size", "64"]
+    )
+    module, data = build(cfg)
+    data.setup("fit")
+    steps = math.ceil(len(data.train_set) / cfg.batch_size) * 3
+    bare = BareLoop(cfg, data.train_set, data.val_set, torch.device("cpu"), "32-true", steps)
+    assert [p.shape for p in bare.net.parameters()] == [p.shape for p in module.net.parameters()]
+
+    class Trainer:
+        estimated_stepping_batches = steps
+
+    module.trainer = Trainer()
+    theirs = module.configure_optimizers()["optimizer"]
+    mine = bare.optimizer
+    assert type(mine) is type(theirs) and mine.defaults == theirs.defaults
+    assert [(g["lr"], g["weight_decay"], len(g["params"])) for g in mine.param_groups] == [
+        (g["lr"], g["weight_decay"], len(g["params"])) for g in theirs.param_groups
+    ]
+    bare.epoch()
+    assert bare.schedule.last_epoch == steps // 3  # the schedule steps with the optimiser
+
+
+def test_bare_loop_learns(fake_data):
+    cfg = parse_config(["--model", "ann", "--data-dir", str(fake_data), "--no-download", "--batch-size", "32",
+                        "--lr", "0.01"])  # fmt: skip
+    _, data = build(cfg)
+    data.setup("fit")
+    steps = math.ceil(len(data.train_set) / cfg.batch_size) * 3
+    bare = BareLoop(cfg, data.train_set, data.val_set, torch.device("cpu"), "32-true", steps)
+    accuracies = [bare.epoch() for _ in range(3)]  # the fake images are learnable from their brightness
+    assert accuracies[-1] > 0.5  # chance: 0.1

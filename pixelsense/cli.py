@@ -218,7 +218,7 @@ def bench_main(argv: list[str] | None = None) -> int:
     data.add_argument("--model", choices=("ann", "cnn"), default="cnn",
                       help="whose recipe (batch, augmentation) the batches take (default: cnn)")  # fmt: skip
     for sub in (train, data):
-        sub.add_argument("--rounds", type=positive_int, default=3, help="measured epochs a side (default: 3)")
+        sub.add_argument("--rounds", type=positive_int, default=5, help="measured epochs a side (default: 5)")
         sub.add_argument("--data-dir", default="data", help="where Fashion-MNIST is (default: data)")
         sub.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
                          help="allow torchvision's download when no local copy is found")  # fmt: skip

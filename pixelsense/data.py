@@ -21,6 +21,9 @@ from pixelsense.sources import ensure_fashion_mnist
 __all__ = ["CLASSES", "IMAGE_SIZE", "MEAN", "STD", "FashionMNISTDataModule", "augment", "normalize"]
 
 VAL_SIZE = 5000  # held out of the official 60k training images for validation
+# Evaluation keeps no activations for a backward pass, so it takes bigger batches: fewer steps of per-batch
+# overhead (Lightning's loop, the metric updates) for the same images.
+EVAL_BATCH_SIZE = 1024
 
 
 class TensorImages:
@@ -137,6 +140,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         self,
         data_dir: str = "data",
         batch_size: int = 256,
+        eval_batch_size: int = EVAL_BATCH_SIZE,
         seed: int = 0,
         val_size: int = VAL_SIZE,
         flip: bool = True,
@@ -185,7 +189,8 @@ class FashionMNISTDataModule(pl.LightningDataModule):
                 world: int = 1) -> Batches:  # fmt: skip
         """The batches of ``split`` (one of this module's sets) for ``rank`` of ``world``, on ``device``."""
         order = EpochOrder(len(split), shuffle, self.hparams.seed, rank, world)
-        return Batches(split.to(device), self.hparams.batch_size, order)
+        size = self.hparams.batch_size if shuffle else self.hparams.eval_batch_size
+        return Batches(split.to(device), size, order)
 
     def train_dataloader(self) -> Batches:
         return self._loader(self.train_set, shuffle=True)

@@ -103,9 +103,8 @@ class Classifier(pl.LightningModule):
         self.net = build_net(arch, channels, hidden, dropout, permute_pixels)
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.example_input_array = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
-        # Training's loss and accuracy: running sums on the device (one in-place add a step, no sync).
-        self.register_buffer("train_sums", torch.zeros(2), persistent=False)  # loss × images, correct
-        self.train_seen = 0  # images, counted on the host
+        # Training's loss and accuracy: running sums on the device, one in-place add a step and no sync.
+        self.register_buffer("train_sums", torch.zeros(3), persistent=False)  # loss × images, correct, images
         for stage in ("val", "test"):  # val_loss, val_acc, ...: epoch values over every image
             setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
             setattr(self, f"{stage}_acc", _accuracy())
@@ -134,18 +133,18 @@ class Classifier(pl.LightningModule):
         logits = self(x)
         loss = self.loss(logits, y)
         with torch.no_grad():
-            self.train_sums += torch.stack([loss.float() * len(y), (logits.argmax(1) == y).sum().float()])
-            self.train_seen += len(y)
-        # The loss curve needs a point every N steps; logging one every step costs a host sync.
+            n, correct = len(y), (logits.argmax(1) == y).sum()
+            self.train_sums.add_(torch.stack([loss * n, correct.to(loss.dtype), loss.new_full((), n)]))
+        # The loss and learning-rate curves need a point every N steps; one every step costs a host sync.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self.log("train/loss", loss.detach(), prog_bar=True)
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
     def on_train_epoch_end(self) -> None:
-        sums = torch.cat([self.train_sums, self.train_sums.new_tensor([self.train_seen])])
-        total, correct, seen = self.trainer.strategy.reduce(sums, reduce_op="sum")  # over the DDP ranks
+        sums = self.trainer.strategy.reduce(self.train_sums.clone(), reduce_op="sum")  # over the DDP ranks
         self.train_sums.zero_()
-        self.train_seen = 0
+        total, correct, seen = sums
         self.log_dict({"train/loss_epoch": total / seen, "train/acc": correct / seen}, prog_bar=False)
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:

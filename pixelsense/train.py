@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from pixelsense.callbacks import Checkpoint, ProgressBar
+from pixelsense.callbacks import Checkpoint, ProgressBar, QuietProfiler
 from pixelsense.config import ConfigError, FitConfig
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
@@ -119,8 +119,9 @@ def make_trainer(
         trainer = pl.Trainer(
             accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
             precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-            callbacks=[best, last, LearningRateMonitor(logging_interval="step"), ProgressBar(), *extra],
-            log_every_n_steps=LOG_EVERY, benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
+            callbacks=[best, last, ProgressBar(), *extra],  # the module logs the learning rate itself
+            log_every_n_steps=LOG_EVERY, profiler=QuietProfiler(),
+            benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
         )  # fmt: skip
     except (MisconfigurationException, ValueError, TypeError) as err:

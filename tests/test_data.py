@@ -42,7 +42,7 @@ def test_setup_is_idempotent(fake_data):
 
 @pytest.mark.parametrize("batch_size", [7, 128, 1000])
 def test_test_loader_counts_every_image_once(fake_data, batch_size):
-    dm = make(fake_data, batch_size=batch_size)
+    dm = make(fake_data, eval_batch_size=batch_size)
     seen = [i for x, _ in dm.test_dataloader() for i in image_ids(x)]
     assert sorted(seen) == list(range(N_TEST))
     assert sum(len(x) for x, _ in dm.val_dataloader()) == VAL_SIZE
@@ -97,7 +97,7 @@ def test_augmentation_runs_only_while_training(fake_data):
 def test_ddp_shards_cover_each_image_exactly_once(fake_data):
     shards: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     for rank in range(3):
-        dm = make(fake_data, batch_size=50)
+        dm = make(fake_data, batch_size=50, eval_batch_size=40)
 
         class Trainer:
             world_size, global_rank, training = 3, rank, False

@@ -22,6 +22,7 @@ def test_auto_picks_the_gpu_and_bf16(tmp_path, fake_data, capsys, model):
     assert "× cuda" in out
     expected = "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
     assert f"precision {expected}" in out
+    assert "gpu recipe: " in out  # the device chose the recipe
 
 
 def test_batches_travel_as_uint8_and_are_transformed_on_the_device(fake_data):
@@ -41,3 +42,13 @@ def test_batches_travel_as_uint8_and_are_transformed_on_the_device(fake_data):
     plain, _ = data.on_after_batch_transfer((images.cuda(), labels.cuda()), 0)
     assert torch.allclose(plain.cpu(), cpu_plain) and not torch.allclose(x.cpu(), cpu_plain)
     assert torch.equal(augment(plain, flip=False, translate=0), plain)
+
+
+def test_splits_live_on_the_gpu_and_batches_are_sliced_there(fake_data):
+    data = FashionMNISTDataModule(data_dir=str(fake_data), download=False, batch_size=64)
+    data.setup()
+    loader = data.batches(data.train_set, shuffle=True, device=torch.device("cuda", 0))
+    assert loader.split.images.is_cuda and data.train_set.images.device.type == "cpu"  # a copy, made once
+    batch = next(iter(loader))
+    assert all(t.is_cuda for t in batch)
+    assert data.transfer_batch_to_device(batch, torch.device("cuda", 0), 0) is batch

@@ -24,6 +24,11 @@ MODELS = ("ann", "cnn")
 TARGETS = {"ann": (0.890, 180), "cnn": (0.920, 900)}
 
 
+def saved(config: dict) -> FitConfig:
+    """A run's saved configuration, resolved; runs saved before recipes had names used the CPU ones."""
+    return FitConfig(**{"recipe": "cpu", **config, "resume": False}).resolved()
+
+
 def card(model: str) -> dict:
     return json.loads((ROOT / "checkpoints" / f"{model}.json").read_text())
 
@@ -47,8 +52,7 @@ def comparison(model: str) -> dict:
 def test_reference_run_used_the_default_recipe_and_meets_its_target(model):
     m = card(model)
     assert m["command"] == f"python scripts/fit.py --model {model}"
-    recipe = FitConfig(model=model).resolved()
-    assert FitConfig(**{**m["config"], "resume": False}).resolved() == recipe
+    assert saved(m["config"]) == FitConfig(model=model, recipe="cpu").resolved()
     accuracy, seconds = TARGETS[model]
     assert m["test_accuracy"] >= accuracy and m["train_seconds"] <= seconds
     assert sum(sum(row) for row in m["confusion_matrix"]) == 10_000
@@ -74,9 +78,9 @@ def test_compared_runs_are_three_seeds_of_the_current_default_recipe(model):
     runs = comparison(model)["runs"]
     assert [run["seed"] for run in runs] == [0, 1, 2]
     for run in runs:
-        config = FitConfig(**{**run["config"], "resume": False}).resolved()
+        config = saved(run["config"])
         where = {k: getattr(config, k) for k in ("data_dir", "checkpoint_dir", "logdir", "devices")}
-        assert config == FitConfig(model=model, seed=run["seed"], **where).resolved()
+        assert config == FitConfig(model=model, seed=run["seed"], recipe="cpu", **where).resolved()
         assert sum(map(sum, run["confusion_matrix"])) == 10_000
 
 
@@ -116,14 +120,37 @@ def test_why_runs_are_the_current_recipes_each_changed_by_its_experiment_only():
         (name, seed) for name in EXPERIMENTS for seed in range(numbers["seeds"])
     )
     for run in numbers["runs"]:
-        config = FitConfig(**{**run["config"], "resume": False}).resolved()
+        config = saved(run["config"])
         where = {
             k: getattr(config, k) for k in ("data_dir", "checkpoint_dir", "logdir", "devices", "download")
         }
         model = EXPERIMENTS[run["experiment"]][0]
         options = fit_options(run["experiment"], run["seed"])
-        expected = parse_config(["--model", model, "--seed", str(run["seed"]), *options])
+        expected = parse_config(["--model", model, "--seed", str(run["seed"]), "--recipe", "cpu", *options])
         assert config == dataclasses.replace(expected, **where)
+
+
+def test_readme_speed_tables_are_the_saved_bench_outputs():
+    readme = (ROOT / "README.md").read_text()
+    for name in ("bench_train.txt", "bench_data.txt", "before_after.txt"):
+        saved = (ROOT / "checkpoints" / "speed" / name).read_text().strip().splitlines()
+        assert saved and all(line in readme for line in saved), name
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_gpu_recipe_accuracy_in_the_readme_is_its_saved_card(model):
+    from pixelsense.config import RECIPE_FIELDS, RECIPES
+
+    m = json.loads((ROOT / "checkpoints" / "speed" / f"gpu_recipe_{model}.json").read_text())
+    assert m["recipe"] == "gpu" and m["model"] == model
+    assert {k: m["config"][k] for k in RECIPE_FIELDS} == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in RECIPES["gpu"][model].items()
+    }
+    readme = (ROOT / "README.md").read_text()
+    assert (
+        f"`python scripts/fit.py --model {model} --recipe gpu --accelerator cpu` | {100 * m['test_accuracy']:.2f} %"
+        in readme
+    )
 
 
 if __name__ == "__main__":

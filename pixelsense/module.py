@@ -103,8 +103,9 @@ class Classifier(pl.LightningModule):
         self.net = build_net(arch, channels, hidden, dropout, permute_pixels)
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.example_input_array = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
-        # Training's loss and accuracy: running sums on the device, one in-place add a step and no sync.
-        self.register_buffer("train_sums", torch.zeros(3), persistent=False)  # loss × images, correct, images
+        # Training's loss and accuracy: running sums on the device, one in-place add a step and no sync. A
+        # plain tensor, not a buffer: DDP would overwrite every rank's buffers with rank 0's at each forward.
+        self.train_sums = torch.zeros(3)  # loss × images, correct, images; reset when an epoch starts
         for stage in ("val", "test"):  # val_loss, val_acc, ...: epoch values over every image
             setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
             setattr(self, f"{stage}_acc", _accuracy())
@@ -141,10 +142,11 @@ class Classifier(pl.LightningModule):
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
+    def on_train_epoch_start(self) -> None:
+        self.train_sums = torch.zeros(3, device=self.device)
+
     def on_train_epoch_end(self) -> None:
-        sums = self.trainer.strategy.reduce(self.train_sums.clone(), reduce_op="sum")  # over the DDP ranks
-        self.train_sums.zero_()
-        total, correct, seen = sums
+        total, correct, seen = self.trainer.strategy.reduce(self.train_sums, reduce_op="sum")  # DDP ranks
         self.log_dict({"train/loss_epoch": total / seen, "train/acc": correct / seen}, prog_bar=False)
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:

@@ -89,6 +89,21 @@ def _event_tags(folder: Path) -> dict[str, int]:
     return counts
 
 
+def _scalars(folder: Path, tag: str) -> list[float]:
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.util.tensor_util import make_ndarray
+
+    values = []
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values.append(
+                        float(make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                    )
+    return values
+
+
 def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_data):
     # 300 training images in batches of 16 and 2 epochs: 38 steps, enough for per-step logging.
     assert run(tmp_path, fake_data, "--model", "cnn", "--epochs", "2", "--batch-size", "16") == 0
@@ -109,6 +124,8 @@ def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_
     assert tags["train/loss"] == 38 // 20  # a point every 20 steps (LOG_EVERY), not one a step
     assert tags["test/confusion_matrix"] == 1 and tags["test/misclassified"] == 1
     assert tags["train/lr"] == tags["train/loss"]  # the learning rate beside the loss curve
+    accuracies = _scalars(version, "train/acc")  # one an epoch, from the running sums
+    assert len(accuracies) == 2 and all(0.0 <= a <= 1.0 for a in accuracies)
     assert "_hparams_/session_start_info" in tags
     assert (version / "config.json").is_file()
 

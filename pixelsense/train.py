@@ -28,7 +28,7 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 # In-memory uint8 slices need no DataLoader worker processes.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
-LOG_EVERY = 20  # training steps between two points of the train/loss curve
+LOG_EVERY = 20  # training steps between two points of the train/loss and train/lr curves
 
 
 class ResumeError(Exception):

@@ -109,6 +109,8 @@ def make_trainer(
 ) -> tuple[pl.Trainer, ModelCheckpoint]:
     """The Trainer for a run and its best-checkpoint callback (``extra``: more callbacks, as the bench's)."""
     accelerator, precision = hardware(cfg)
+    if accelerator != "cpu":
+        torch.set_float32_matmul_precision("high")  # TF32 for what runs in float32 on a GPU
     best = Checkpoint(
         dirpath=cfg.checkpoint_dir, filename="best-epoch{epoch:02d}-acc{val/acc:.4f}",
         auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1,
@@ -135,8 +137,6 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
     """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
     resume_from = _resume_path(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    if hardware(cfg)[0] != "cpu":
-        torch.set_float32_matmul_precision("high")  # TF32 for what runs in float32 on a GPU
     raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
     model, data = build(cfg)
     logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)

@@ -55,7 +55,9 @@ def test_test_report_is_per_class_with_support_from_the_confusion_matrix():
     model = Classifier(arch="ann", hidden=(8,))
     labels = torch.tensor([0, 0, 1, 2, 2, 2])
     logits = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2, 2, 0]), 10).float()
-    model.test_per_class.update(logits, labels)
+    for metric in (model.test_acc, model.test_scores, model.test_per_class):
+        metric.update(logits, labels)
+    model.test_loss.update(torch.tensor(0.5), len(labels))
     model.test_confusion.update(logits.argmax(1), labels)
     model.test_mistakes.update(torch.arange(6.0)[:, None, None].expand(6, 28, 28), labels, logits.softmax(1))
     model.on_test_epoch_end()

@@ -1,29 +1,16 @@
-"""onnxruntime vs eager PyTorch on the same network, measured side by side in one run.
-
-Rounds alternate between the two engines so that noise from a shared machine hits both alike; each
-engine's figure is the median round.
-"""
+"""``bench.py inference``: onnxruntime against eager PyTorch on the same network, same threads; rounds
+alternate between the two engines (``pixelsense.bench.alternate``)."""
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import torch
 
+from pixelsense.bench import alternate
 from pixelsense.export import Deployable, load_checkpoint, ort_session
 from pixelsense.module import Classifier
 
 BATCH_SIZES = (1, 32, 256)
 IMAGES_PER_ROUND = 2048  # each round classifies about this many images, whatever the batch size
-
-
-def _seconds(call: Callable[[], object], repeats: int) -> float:
-    start = time.perf_counter()
-    for _ in range(repeats):
-        call()
-    return (time.perf_counter() - start) / repeats
 
 
 def compare(ckpt: str | None, threads: int, rounds: int = 5) -> list[dict]:
@@ -40,18 +27,13 @@ def compare(ckpt: str | None, threads: int, rounds: int = 5) -> list[dict]:
         batch = images[:size, None]
         feed = {"images": batch.numpy()}
         repeats = max(1, IMAGES_PER_ROUND // size)
+        runs = {
+            "torch": lambda b=batch, n=repeats: [eager(b) for _ in range(n)],
+            "onnxruntime": lambda f=feed, n=repeats: [session.run(["probabilities"], f) for _ in range(n)],
+        }
         with torch.inference_mode():
-            runs = {
-                "torch": lambda b=batch: eager(b),
-                "onnxruntime": lambda f=feed: session.run(["probabilities"], f),
-            }
-            for call in runs.values():
-                call()  # warm-up
-            times: dict[str, list[float]] = {name: [] for name in runs}
-            for _ in range(rounds):
-                for name, call in runs.items():
-                    times[name].append(_seconds(call, repeats))
-        row = {"batch": size, **{name: size / statistics.median(t) for name, t in times.items()}}
+            seconds = alternate(runs, rounds, torch.device("cpu"))
+        row = {"batch": size, **{name: size * repeats / s for name, s in seconds.items()}}
         row["speedup"] = row["onnxruntime"] / row["torch"]
         results.append(row)
     return results

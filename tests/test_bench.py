@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
 import torch
 
 from pixelsense.bench.bare import BareLoop
@@ -46,10 +47,9 @@ def test_inference_bench_keeps_its_speedup_line(capsys):
 
 def test_bad_bench_options_are_one_line(capsys):
     for argv in (["nope"], ["train", "--rounds", "0"], ["train", "--models", "mlp"]):
-        try:
+        with pytest.raises(SystemExit) as exit:
             bench_main(argv)
-        except SystemExit as exit:
-            assert exit.code == 2
+        assert exit.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and ": error: " in err[0] and err[0].endswith("--help.")
 

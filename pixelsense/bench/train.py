@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from pixelsense.bench import device_name, sync
+from pixelsense.bench import device_name, seconds, sync
 from pixelsense.bench.bare import BareLoop
 from pixelsense.config import parse_config
 from pixelsense.train import build, hardware, make_trainer
@@ -38,11 +38,7 @@ class Alternate(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._stop()
-        sync(self.device)
-        start = time.perf_counter()
-        self.bare.epoch()
-        sync(self.device)
-        self.times["bare"].append(time.perf_counter() - start)
+        self.times["bare"].append(seconds(self.bare.epoch, self.device))
         self._start = time.perf_counter()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -69,10 +65,10 @@ def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
         logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
         trainer, _ = make_trainer(cfg, logger, extra=[clock])
         trainer.fit(module, datamodule=data)
-    seconds = {side: statistics.median(t[WARMUP:]) for side, t in clock.times.items()}
+    median = {side: statistics.median(t[WARMUP:]) for side, t in clock.times.items()}
     return {
         "model": model, "recipe": cfg.recipe, "batch_size": cfg.batch_size, "device": device_name(device),
-        "precision": precision, "rounds": rounds, **seconds, "ratio": seconds["pixelsense"] / seconds["bare"],
+        "precision": precision, "rounds": rounds, **median, "ratio": median["pixelsense"] / median["bare"],
     }  # fmt: skip
 
 

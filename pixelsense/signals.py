@@ -1,0 +1,42 @@
+"""Ctrl-C and SIGTERM end a command with one line and exit 130, after its ``finally`` blocks have removed
+whatever it had half-written."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+
+STOPPED = 130  # the exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report)
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(BaseException):
+    """Raised in the main thread by Ctrl-C or SIGTERM. A BaseException, like KeyboardInterrupt, so no
+    ``except Exception`` swallows it; not a KeyboardInterrupt, so Lightning re-raises it instead of
+    printing its own message and exiting 1."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame) -> None:
+    for each in SIGNALS:  # a second Ctrl-C must not interrupt the clean-up the first one started
+        signal.signal(each, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def stoppable(script: str, main: Callable[[], int], after: str = "nothing was half-written") -> int:
+    """Run ``main`` (a command's body, returning its exit code) so that a signal ends it with one line on
+    stderr and exit 130; ``after`` says what the user is left with."""
+    before = {each: signal.signal(each, _stop) for each in SIGNALS}
+    try:
+        return main()
+    except (Stopped, KeyboardInterrupt) as err:
+        name = err.args[0] if isinstance(err, Stopped) else "SIGINT"
+        print(f"\n{script}: stopped by {name}; {after}.", file=sys.stderr)
+        return STOPPED
+    finally:
+        for each, handler in before.items():
+            signal.signal(each, handler)

@@ -1,0 +1,7 @@
+"""Rows of tests/test_bad_inputs.py: setup."""
+
+from __future__ import annotations
+
+from badinput import Bad
+
+ROWS: list[Bad] = []

@@ -1,0 +1,59 @@
+"""The row type of tests/test_bad_inputs.py and what every row must show: the exit code, one clear line,
+no traceback, and nothing on disk damaged."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input or fault: run ``command`` with ``args`` after ``setup`` made the bad thing in ``tmp``.
+
+    ``args`` may name ``{tmp}`` (the row's own folder), ``{data}`` (fake Fashion-MNIST), ``{model}`` (a tiny
+    pixelsense ONNX model), ``{ckpt}`` (a tiny checkpoint) and ``{images}`` (a folder of good images).
+    """
+
+    id: str
+    command: str  # fit, get_data, export, evaluate, compare, explain, bench, predict
+    args: tuple[str, ...]
+    exit: int
+    says: str  # a regular expression, searched in stderr's error line
+    setup: Callable[[Path], None] | None = None
+    changes: tuple[str, ...] = ()  # files under tmp the command may write (its outputs); everything else stays
+
+
+def snapshot(*folders: Path) -> dict[Path, str]:
+    """Every file under ``folders``, by SHA-256 (symbolic links and special files by what they are)."""
+    seen: dict[Path, str] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                seen[path] = "special"
+            elif path.is_file():
+                try:
+                    seen[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    seen[path] = "unreadable"
+    return seen
+
+
+def check(row: Bad, code: int, err: str, before: dict[Path, str], after: dict[Path, str], tmp: Path) -> None:
+    """What every row promises."""
+    assert "Traceback" not in err, err
+    assert code == row.exit, f"exit {code}, not {row.exit}: {err}"
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if re.search(row.says, line)]
+    assert errors, f"no stderr line matches {row.says!r}: {err}"
+    if row.exit == 2:  # a refusal is exactly one line
+        assert len([line for line in lines if ": error: " in line]) == 1, err
+    allowed = {tmp / name for name in row.changes}
+    for path, digest in before.items():
+        if path not in allowed:
+            assert after.get(path) == digest, f"{path} was changed or removed"
+    leftovers = [p for p in after if p.name.endswith(".part")]
+    assert not leftovers, f"partial files left: {leftovers}"

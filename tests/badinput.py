@@ -24,7 +24,8 @@ class Bad:
     exit: int
     says: str  # a regular expression, searched in stderr's error line
     setup: Callable[[Path], None] | None = None
-    changes: tuple[str, ...] = ()  # files under tmp the command may write (its outputs); everything else stays
+    # Files under tmp the command may write (its outputs); everything else stays as it was.
+    changes: tuple[str, ...] = ()
 
 
 def snapshot(*folders: Path) -> dict[Path, str]:

@@ -1,12 +1,19 @@
-"""What fit.py adds to Lightning's Trainer: its callbacks and its profiler."""
+"""What fit.py adds to Lightning's Trainer: its callbacks, its profiler and its checkpoint writer."""
 
 from __future__ import annotations
 
+import io
 import time
 from contextlib import nullcontext
+from typing import Any
 
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.profilers import PassThroughProfiler
+
+from pixelsense.data import seed_of
+from pixelsense.files import atomic_path
 
 REFRESH_SECONDS = 0.5  # the progress bar redraws at most this often
 
@@ -59,3 +66,52 @@ class QuietProfiler(PassThroughProfiler):
 
     def profile(self, action_name: str) -> nullcontext:
         return self._nothing
+
+
+class EpochSeed(Callback):
+    """Seeds torch's generators at the start of every training epoch from (seed, epoch, rank) alone.
+
+    The epoch's augmentation draws and dropout masks then depend on nothing that happened before it, so a
+    run resumed from the last finished epoch, after a crash or a kill, trains exactly as if it had never
+    stopped (the shuffle order is drawn from (seed, epoch) the same way, in ``data.EpochOrder``).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        torch.manual_seed(seed_of("epoch", self.seed, trainer.current_epoch, trainer.global_rank))
+
+
+class Stopwatch(Callback):
+    """Training time, carried in the checkpoint so that a resumed run reports the whole run's time."""
+
+    def __init__(self) -> None:
+        self.before = 0.0  # seconds spent by the runs this one resumed
+        self._start: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        running = time.perf_counter() - self._start if self._start is not None else 0.0
+        return self.before + running
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def state_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.before = float(state_dict["seconds"])
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made whole-or-nothing: each checkpoint goes to a temporary file beside
+    its target and is renamed over it once complete, so a kill or a full disk mid-write never leaves a
+    truncated file under a real name; ``last.ckpt`` always loads."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        buffer = io.BytesIO()  # serialised first: a full disk is then an OSError naming ``path``
+        torch.save(checkpoint, buffer)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getbuffer())

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 from pixelsense.config import ConfigError, Parser, parse_config
+from pixelsense.signals import stoppable_command
 from pixelsense.sources import DataError
+
+# What compare.py and explain.py leave when stopped.
+KEPT_RUNS = "the finished runs are kept, and the next run takes them as they are; nothing was half-written"
 
 
 def _error(script: str, message: str) -> int:
@@ -18,24 +23,44 @@ def _error(script: str, message: str) -> int:
 
 
 def _write_error(script: str, err: OSError, option: str) -> int:
-    return _error(script, f"{err.filename}: {err.strerror or err}; pick another {option}.")
+    where = err.filename or f"the {option}"
+    if err.errno == errno.ENOSPC:
+        return _error(script, f"{where}: the disk is full; free some space or pick another {option}.")
+    return _error(script, f"{where}: {err.strerror or err}; pick another {option}.")
 
 
 def fit_main(argv: list[str] | None = None) -> int:
-    """``python scripts/fit.py``: returns the exit code (0 done, 2 a problem the user can fix)."""
+    """``python scripts/fit.py``: the exit code (0 done, 2 a problem the user can fix, 130 stopped)."""
     from pixelsense.export import ExportError
+    from pixelsense.files import Busy
+    from pixelsense.signals import stoppable
     from pixelsense.train import ResumeError, fit
 
     args = sys.argv[1:] if argv is None else argv
     try:
-        fit(parse_config(args), command=" ".join(["python scripts/fit.py", *args]))
-    except (ConfigError, DataError, ResumeError, ExportError) as err:
+        cfg = parse_config(args)
+    except ConfigError as err:
         return _error("fit.py", str(err))
-    except OSError as err:  # an unwritable --checkpoint-dir or --logdir, a full disk, ...
-        return _error("fit.py", f"{err.strerror or err}: {err.filename}; check the path and its permissions.")
-    return 0
+
+    def run() -> int:
+        try:
+            fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
+        except (ConfigError, DataError, ResumeError, ExportError, Busy) as err:
+            return _error("fit.py", str(err))
+        except OSError as err:  # an unwritable --checkpoint-dir or --logdir, a full disk, ...
+            return _write_error("fit.py", err, "--checkpoint-dir or --logdir")
+        return 0
+
+    def left() -> str:
+        last = Path(cfg.checkpoint_dir) / "last.ckpt"
+        if last.is_file():
+            return f"{last} holds the last finished epoch: run again with --resume to go on from there"
+        return "no epoch had finished, so there is nothing to resume"
+
+    return stoppable("fit.py", run, left)
 
 
+@stoppable_command("get_data.py")
 def get_data_main(argv: list[str] | None = None) -> int:
     """``python scripts/get_data.py``: put verified Fashion-MNIST in <data-dir>/FashionMNIST/raw/."""
     from pixelsense.sources import ensure_fashion_mnist
@@ -52,6 +77,7 @@ def get_data_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@stoppable_command("export.py")
 def export_main(argv: list[str] | None = None) -> int:
     """``python scripts/export.py``: checkpoint → verified ONNX file (exit 0), or one error line (exit 2)."""
     parser = Parser(description="Export a pixelsense checkpoint to a verified ONNX file.")
@@ -61,20 +87,30 @@ def export_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from pixelsense.evaluate import official_test_set
-    from pixelsense.export import ExportError, card_accuracy, describe, export, load_checkpoint
+    from pixelsense.export import (
+        ExportError,
+        card_accuracy,
+        check_destination,
+        describe,
+        export,
+        load_checkpoint,
+    )
+    from pixelsense.files import OutputIsInput
 
     try:
+        check_destination(args.out, args.ckpt, args.data_dir)  # before anything runs: no input is at risk
         model = load_checkpoint(args.ckpt)
         images, _ = official_test_set(args.data_dir)
         diffs = export(model, args.out, images, card_accuracy(args.ckpt))
-    except (ExportError, DataError) as err:
+    except (ExportError, DataError, OutputIsInput) as err:
         return _error("export.py", str(err))
-    except OSError as err:  # --out in a folder that cannot be written
+    except OSError as err:  # --out in a folder that cannot be written, a full disk
         return _write_error("export.py", err, "--out")
     print(f"wrote {args.out} ({model.hparams.arch}); {describe(diffs)}")
     return 0
 
 
+@stoppable_command("evaluate.py")
 def evaluate_main(argv: list[str] | None = None) -> int:
     """``python scripts/evaluate.py``: the classification report and figures of one model on the test set."""
     parser = Parser(
@@ -93,11 +129,16 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 
     from pixelsense import evaluate
     from pixelsense.export import ExportError
+    from pixelsense.files import file_in_the_way
     from pixelsense.predict import ModelError
     from pixelsense.report import as_text
 
     model_path = args.ckpt or args.onnx
     out_dir = Path(args.output_dir or evaluate.default_output_dir(model_path))
+    blocked = file_in_the_way(out_dir)  # refused now, not after the whole test set has run
+    if blocked is not None:
+        return _error("evaluate.py", f"{blocked} is a file, so the report cannot go in {out_dir}; pick "
+                      "another --output-dir.")  # fmt: skip
     try:  # the model first: a wrong path should not wait for (or download) the data
         predict = (
             evaluate.checkpoint_predictor(model_path) if args.ckpt else evaluate.onnx_predictor(model_path)
@@ -124,6 +165,7 @@ def _measuring_options(parser: argparse.ArgumentParser, threads_for: str) -> Non
                         help="allow torchvision's download when no local copy is found")  # fmt: skip
 
 
+@stoppable_command("compare.py", after=KEPT_RUNS)
 def compare_main(argv: list[str] | None = None) -> int:
     """``python scripts/compare.py``: the ANN against the CNN, as report.md, figures and report.json files."""
     parser = Parser(description="Compare the ANN and the CNN on the official test set: train them (or take "
@@ -171,6 +213,7 @@ def compare_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@stoppable_command("explain.py", after=KEPT_RUNS)
 def explain_main(argv: list[str] | None = None) -> int:
     """``python scripts/explain.py``: the controlled experiments behind "why the CNN wins"."""
     parser = Parser(
@@ -205,6 +248,7 @@ def explain_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@stoppable_command("bench.py", after="nothing was written")
 def bench_main(argv: list[str] | None = None) -> int:
     """``python scripts/bench.py {train,data,inference}``: pixelsense against its reference, side by side."""
     from pixelsense.predict import positive_int
@@ -229,8 +273,14 @@ def bench_main(argv: list[str] | None = None) -> int:
     inference.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds per batch size")
     args = parser.parse_args(argv)
 
+    from pixelsense.checks import MAX_ROUNDS
     from pixelsense.export import ExportError
 
+    cores = os.cpu_count() or 1
+    if args.rounds > MAX_ROUNDS:
+        return _error("bench.py", f"--rounds must be at most {MAX_ROUNDS:,}; the median of a few is steady.")
+    if getattr(args, "threads", 1) > cores:  # onnxruntime would start them all, and measure their contention
+        return _error("bench.py", f"--threads must be at most {cores}, the cores of this machine.")
     try:
         lines = _run_bench(args)
     except (DataError, ConfigError, ExportError) as err:

@@ -94,27 +94,9 @@ class FitConfig:
         return config
 
     def _check(self) -> None:
-        problems = [
-            f"--{name.replace('_', '-')} must be {rule}"
-            for name, ok, rule in [
-                ("epochs", self.epochs >= 1, "at least 1"),
-                ("batch_size", self.batch_size >= 1, "at least 1"),
-                ("lr", self.lr > 0, "above 0"),
-                ("weight_decay", self.weight_decay >= 0, "0 or more"),
-                ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
-                ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
-                ("translate", self.translate >= 0, "0 or more"),
-                ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-                ("hidden", all(h >= 1 for h in self.hidden), "positive sizes"),
-                ("channels", self.model == "ann" or min(self.channels, default=0) >= 1, "positive widths"),
-                (
-                    "permute_pixels",
-                    self.permute_pixels is None or 0 <= self.permute_pixels < 2**32,
-                    "a seed from 0 to 2**32 - 1",
-                ),
-            ]
-            if not ok
-        ]
+        from pixelsense.checks import run_problems
+
+        problems = run_problems(self)
         if problems:
             raise ConfigError("; ".join(problems) + ".")
 
@@ -142,16 +124,35 @@ class ConfigError(Exception):
 
 
 def load_config(path: str) -> dict:
+    """The settings in a saved run configuration, each of the type its option takes (argparse checks the
+    command line, not the defaults it is given)."""
+    from pixelsense.checks import type_problem
+
+    redo = "pass a config.json saved by fit.py"
+    if Path(path).is_dir():
+        raise ConfigError(f"the run configuration {path} is a folder; {redo}.")
     try:
         values = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(
-            f"cannot read the run configuration {path} ({err}); pass a config.json saved by fit.py."
-        ) from None
-    if not isinstance(values, dict) or set(values) - set(_names()):
-        raise ConfigError(
-            f"{path} is not a pixelsense run configuration; pass a config.json saved by fit.py."
-        )
+    except OSError as err:
+        reason = err.strerror or err
+        raise ConfigError(f"cannot read the run configuration {path} ({reason}); {redo}.") from None
+    except ValueError as err:  # not JSON, or not text
+        raise ConfigError(f"the run configuration {path} is not JSON ({err}); {redo}.") from None
+    if not isinstance(values, dict):
+        shown = json.dumps(values)[:40]
+        raise ConfigError(f"{path} holds {shown}, not a JSON object of settings; {redo}.")
+    fields = {f.name: f for f in dataclasses.fields(FitConfig)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise ConfigError(f"{path} has unknown settings ({names}); remove them or {redo}.")
+    for name, value in values.items():
+        # A saved run has every recipe value filled in: null stays a value only where it means one.
+        kind = fields[name].type.removesuffix(" | None") if name in RECIPE_FIELDS else fields[name].type
+        expected = type_problem(value, kind, fields[name].metadata.get("choices", ()))
+        if expected:
+            shown = json.dumps(value)
+            raise ConfigError(f"{path}: {name!r} must be {expected}, not {shown}; fix it or {redo}.")
     return values
 
 
@@ -200,9 +201,9 @@ def parse_config(argv: list[str]) -> FitConfig:
     if first.config:
         saved = load_config(first.config)
         model_given = any(a == "--model" or a.startswith("--model=") for a in argv)
-        if model_given and first.model != saved.get("model"):
+        if model_given and "model" in saved and first.model != saved["model"]:
             raise ConfigError(
-                f"{first.config} is a {saved.get('model')} run; drop --model or use its own config."
+                f"{first.config} is a {saved['model']} run; drop --model or use its own config."
             )
         parser.set_defaults(**saved)
     args = vars(parser.parse_args(argv))

@@ -8,6 +8,7 @@ per-sample Python, no worker processes and no host-to-device copy in the hot loo
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Iterator
@@ -24,6 +25,13 @@ VAL_SIZE = 5000  # held out of the official 60k training images for validation
 # Evaluation keeps no activations for a backward pass, so it takes bigger batches: fewer steps of per-batch
 # overhead (Lightning's loop, the metric updates) for the same images.
 EVAL_BATCH_SIZE = 1024
+
+
+def seed_of(*key: object) -> int:
+    """A generator seed that is a pure function of ``key`` (e.g. ("order", seed, epoch)): the same on every
+    machine and Python, and unrelated for different keys."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1  # torch takes seeds below 2**63
 
 
 class TensorImages:
@@ -69,8 +77,8 @@ class EpochOrder:
         """This epoch's indices (None: all of them, in order)."""
         if not self.shuffle:
             return None if self.world == 1 else torch.arange(self.rank, self.size, self.world)
-        stream = (self.seed * 2**20 + self.epoch) % 2**64  # one generator seed per (seed, epoch)
-        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(stream))
+        generator = torch.Generator().manual_seed(seed_of("order", self.seed, self.epoch))
+        order = torch.randperm(self.size, generator=generator)
         if self.world > 1:
             order = torch.cat([order, order[: len(self) * self.world - self.size]])[self.rank :: self.world]
         return order

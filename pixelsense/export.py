@@ -41,23 +41,54 @@ class Deployable(nn.Module):
 
 
 def load_checkpoint(path: str | os.PathLike):
-    """The Classifier in a pixelsense checkpoint (weights_only loading), in eval mode."""
+    """The Classifier in a pixelsense checkpoint (weights_only loading), in eval mode; ExportError for a file
+    that is not one, before anything is built from it."""
     from pixelsense.module import Classifier
 
-    path = Path(path)
+    path, redo = Path(path), "pass a .ckpt written by scripts/fit.py"
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder, not a checkpoint; {redo}.")
     try:
-        hparams = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ExportError(f"{path} does not exist; {redo}.") from None
     except Exception as err:  # unpickling reports bad files in many ways
-        raise ExportError(f"{path} cannot be read as a checkpoint ({type(err).__name__}); pass a .ckpt "
-                          "written by scripts/fit.py.") from None  # fmt: skip
+        raise ExportError(f"{path} cannot be read as a checkpoint ({type(err).__name__}); {redo}.") from None
+    hparams = state.get("hyper_parameters") if isinstance(state, dict) else None
     if not isinstance(hparams, dict) or hparams.get("arch") not in ARCHS:
-        raise ExportError(f"{path} is not a pixelsense checkpoint (no ANN/CNN hyperparameters); pass a .ckpt "
-                          "written by scripts/fit.py.")  # fmt: skip
+        raise ExportError(f"{path} is not a pixelsense checkpoint (no ANN/CNN hyperparameters); {redo}.")
+    if not isinstance(state.get("state_dict"), dict):
+        raise ExportError(f"{path} holds no weights (no state_dict); {redo}.")
+    problems = _hparam_problems(hparams, Classifier)
+    if problems:
+        raise ExportError(f"{path} has hyperparameters no network can be built from ({'; '.join(problems)}); "
+                          f"{redo}.")  # fmt: skip
     try:
         return Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
-    except (RuntimeError, KeyError, TypeError) as err:  # weights that do not fit their hyperparameters
-        reason = str(err).strip().splitlines()[0][:200]
-        raise ExportError(f"{path} does not load as a pixelsense model ({reason}).") from None
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:  # weights that do not fit the network
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        reason = next((line for line in lines if not line.endswith(":")), type(err).__name__)[:200]
+        raise ExportError(f"{path} does not load as a pixelsense model ({reason}); {redo}.") from None
+
+
+def _hparam_problems(hparams: dict, classifier) -> list[str]:
+    """What is wrong with a checkpoint's hyperparameters, read as the Classifier's typed ``__init__`` reads
+    them (a missing one takes its default): types first, then the ranges fit.py allows, size included."""
+    import inspect
+
+    from pixelsense.checks import network_problems, type_problem
+
+    params = inspect.signature(classifier.__init__).parameters
+    values = {name: hparams.get(name, p.default) for name, p in params.items() if name != "self"}
+    problems = [
+        f"{name} must be {expected}, not {str(value)[:40]}"
+        for name, value in values.items()
+        if (expected := type_problem(value, params[name].annotation))
+    ]
+    if problems:
+        return problems
+    network = [values[k] for k in ("arch", "channels", "hidden", "dropout", "schedule", "permute_pixels")]
+    return network_problems(*network, flag=lambda name: name.replace("model", "arch"))
 
 
 def _metadata(hparams, test_accuracy: float | None) -> dict[str, str]:
@@ -72,6 +103,23 @@ def _metadata(hparams, test_accuracy: float | None) -> dict[str, str]:
         "test_accuracy": "unknown" if test_accuracy is None else f"{test_accuracy:.4f}",
         "pixelsense_version": __version__,
     }
+
+
+def check_destination(out: str | os.PathLike, ckpt: str | os.PathLike, data_dir: str | os.PathLike) -> None:
+    """Refuse an ``--out`` that cannot be written, or that is one of the files the export reads (the
+    checkpoint, the test set), by any path or link, before any work: ExportError, or OutputIsInput."""
+    from pixelsense.files import check_not_input, file_in_the_way
+    from pixelsense.sources import SHA256, raw_dir
+
+    out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"--out {out} is a folder; name the file to write, e.g. {out / 'model.onnx'}.")
+    blocked = file_in_the_way(out.parent)
+    if blocked is not None:
+        raise ExportError(f"--out {out} cannot be written: {blocked} is a file, not a folder; pick another "
+                          "--out.")  # fmt: skip
+    check_not_input(out, [ckpt], "--out", "the --ckpt checkpoint")
+    check_not_input(out, [raw_dir(data_dir) / name for name in SHA256], "--out", "a Fashion-MNIST file")
 
 
 def export(

@@ -4,33 +4,61 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds."""
+    """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds. Folders
+    made for it are removed again when nothing came of it."""
     target = Path(target)
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # innermost first
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         yield tmp
+        _sync(tmp)  # the bytes are on disk before the name points at them
         tmp.replace(target)
+    except OSError as err:  # name the file the user asked for, never the temporary one
+        if err.filename is not None and Path(err.filename) != tmp:
+            raise
+        raise OSError(err.errno, err.strerror, str(target)) from None
     finally:
         tmp.unlink(missing_ok=True)
+        if not target.exists():
+            _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (someone else wrote there) or already gone
+            return
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager
 def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``folder``; when the block succeeds, its files move into ``folder``
-    (each replaced whole), so a failure half-way leaves no new file in ``folder`` at all."""
+    """Yield a temporary folder beside ``folder``; when the block succeeds, its files replace their
+    namesakes in ``folder`` as one change: if any of them cannot be put in place, those already moved are
+    taken back and the old files restored, so ``folder`` holds either all the new files or none of them.
+    Other files in ``folder`` are left alone."""
     import shutil
 
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.part")
+    old = folder.with_name(f".{folder.name}.{os.getpid()}.old.part")  # the replaced files, until done
     tmp.mkdir(exist_ok=True)
     try:
         yield tmp
@@ -38,19 +66,72 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
         for _, target in moves:  # refuse before anything moves
             if target.is_dir():
                 raise IsADirectoryError(errno.EISDIR, "a folder is in the way of a file", str(target))
-        for source, target in moves:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                source.replace(target)
-            except OSError as err:  # name the file the user sees, not the temporary one
-                raise OSError(err.errno, err.strerror, str(target)) from None
+        old.mkdir(exist_ok=True)
+        _swap_in(moves, old)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _swap_in(moves: list[tuple[Path, Path]], old: Path) -> None:
+    """Move each (new, target) into place, keeping each replaced target in ``old``; undo all on an error."""
+    done: list[tuple[Path, Path | None]] = []
+    target = moves[0][1] if moves else old
+    try:
+        for number, (source, target) in enumerate(moves):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            kept = old / str(number) if target.exists() else None
+            if kept is not None:
+                target.replace(kept)
+            done.append((target, kept))
+            source.replace(target)
+    except OSError as err:
+        for placed, kept in reversed(done):
+            if kept is not None:
+                kept.replace(placed)
+            else:
+                placed.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(target)) from None  # the user's name, not a temporary one
 
 
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+class Busy(Exception):
+    """Another process is writing into the folder; the message says which and what to do."""
+
+
+@contextmanager
+def exclusive(folder: str | os.PathLike, user: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (made if needed) for the block, or raise Busy at once.
+
+    The lock is on the folder itself (``flock``), so no lock file is left behind, and the system drops it
+    when its holder dies, even by SIGKILL: a crashed run never blocks the next one. Partial files that a
+    killed holder left (``.<name>.<pid>.part``) are removed once the lock is held. ``user`` names the
+    option that chose the folder, for the message.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; run unlocked
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"{folder} is in use by another run that is writing into it; wait for it to finish "
+                       f"or pick another {user}.") from None  # fmt: skip
+        for stale in folder.glob(".*.part"):
+            if stale.is_file():
+                stale.unlink(missing_ok=True)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def check_writable(folder: str | os.PathLike) -> None:
@@ -59,5 +140,43 @@ def check_writable(folder: str | os.PathLike) -> None:
     import tempfile
 
     Path(folder).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=folder):
-        pass
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:  # the folder the user named, not the throw-away file
+        raise OSError(err.errno, err.strerror, str(folder)) from None
+
+
+class OutputIsInput(ValueError):
+    """An output path names a file the command also reads; the message says which and what to do."""
+
+
+def check_not_input(
+    output: str | os.PathLike, inputs: Iterable[str | os.PathLike], option: str, what: str = "an input"
+) -> None:
+    """Raise OutputIsInput when writing ``output`` (given as ``option``) would replace one of ``inputs``:
+    the same file through another spelling, ``..``, a symbolic link or a hard link. ``what`` names the
+    inputs in the message (e.g. "the --ckpt file")."""
+    try:
+        out = os.stat(output)
+    except OSError:  # nothing there yet: only the same path can be the same file
+        out = None
+    target = os.path.realpath(output)
+    for each in inputs:
+        try:
+            same = os.path.samestat(out, os.stat(each)) if out else os.path.realpath(each) == target
+        except OSError:  # an input that is not there cannot be replaced
+            continue
+        if same:
+            shown = "" if os.fspath(each) == os.fspath(output) else f" ({each})"
+            raise OutputIsInput(f"{option} {output} is {what}{shown}; writing it would destroy that, so "
+                                f"nothing was done: choose another {option}.")  # fmt: skip
+
+
+def file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """The file (or anything else but a folder) at ``folder`` or at one of its parents: while it is there,
+    nothing can be read from or written into ``folder``."""
+    for path in (Path(folder), *Path(folder).parents):
+        if path.is_symlink() or path.exists():
+            return None if path.is_dir() else path
+    return None

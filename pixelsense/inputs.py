@@ -4,9 +4,12 @@ source and one reason) and the others go on."""
 
 from __future__ import annotations
 
-import glob
 import gzip
+import math
+import os
+import re
 import struct
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,65 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.constants import IMAGE_SIZE
+from pixelsense.paths import Failure, kind_of
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
+MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); a larger one is refused from its header
 
 
 @dataclass
 class Chunk:
     sources: list[str]
     images: np.ndarray  # uint8 [k, 28, 28]
-
-
-@dataclass
-class Failure:
-    source: str
-    reason: str
-
-
-class NoInputs(Exception):
-    """Nothing to predict: no arguments, or only empty folders and globs."""
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def expand(args: Iterable[str]) -> list[Path | Failure]:
-    """Files to read, in order: files as given, folders searched recursively for images, globs expanded
-    (a folder a glob matches is searched too)."""
-    found: list[Path | Failure] = []
-    for arg in args:
-        path = Path(arg)
-        if path.exists() or not glob.has_magic(arg):
-            matches = [path]
-        else:
-            matches = sorted(Path(p) for p in glob.glob(arg, recursive=True))
-        files: list[Path] = []
-        for match in matches:
-            files += _images_in(match) if match.is_dir() else [match]
-        if not path.exists() and not glob.has_magic(arg):
-            found.append(Failure(arg, "no such file or folder"))
-        elif not files:
-            raise NoInputs(
-                f"{arg} holds or matches no PNG, JPEG, BMP, GIF or TIFF images, IDX or .npy files."
-            )
-        else:
-            found += list(dict.fromkeys(files))  # a recursive glob can reach a file twice
-    if not found:
-        raise NoInputs("no inputs; pass image files, folders, globs, IDX files or .npy arrays.")
-    return found
-
-
-def _kind(path: Path) -> str:
-    """How an input file is read: "npy", "idx", "image", or "" for none of these."""
-    name = path.name.lower()
-    if name.endswith(".npy"):
-        return "npy"
-    if "idx3" in name or name.endswith((".idx", ".idx.gz")):
-        return "idx"
-    return "image" if path.suffix.lower() in IMAGE_SUFFIXES else ""
 
 
 def _open_idx(path: Path):
@@ -85,7 +39,7 @@ def read_all(items: Iterable[Path | Failure], chunk: int, invert: bool) -> Itera
         if isinstance(item, Failure):
             yield item
             continue
-        kind = _kind(item)
+        kind = kind_of(item)
         try:
             if kind == "npy":
                 yield from _read_npy(item, chunk)
@@ -104,32 +58,53 @@ class _Bad(Exception):
 
 
 def load_image(path: Path, invert: bool = False) -> np.ndarray:
-    """Any size and mode → uint8 28×28 grayscale, white object on black (``invert`` for dark on light)."""
+    """Any size and mode → uint8 28×28 grayscale, white object on black (``invert`` for dark on light).
+    An image over MAX_PIXELS is refused from its header, before any pixel is decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     background = 255 if invert else 0  # transparent areas and padding become background
     try:
-        with Image.open(path) as im:
-            im.seek(0)  # first frame of an animation
-            im.load()
-            im = ImageOps.exif_transpose(im)  # phone photos store their rotation in EXIF
-            if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # 16-bit, 32-bit or float: scale
-                wide = np.asarray(im, dtype=np.float64)
-                wide *= 255.0 / _full_scale(im.mode, wide)
-                gray = Image.fromarray(wide.round().clip(0, 255).astype(np.uint8))
-            elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-                rgba = im.convert("RGBA")
-                flat = Image.new("RGBA", rgba.size, (background, background, background, 255))
-                gray = Image.alpha_composite(flat, rgba).convert("L")
-            else:
-                gray = im.convert("L")
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow's own limit: refused too
+            with Image.open(path) as im:  # lazy: only the header is read here
+                if im.width * im.height > MAX_PIXELS:
+                    raise _Bad(_too_large(f"{im.width}×{im.height} = {im.width * im.height:,}"))
+                im.seek(0)  # first frame of an animation
+                im.load()
+                gray = _gray(ImageOps.exif_transpose(im), background)  # phones store rotation in EXIF
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        pixels = int(re.findall(r"\d+", str(err))[0])  # Pillow says "Image size (N pixels) exceeds ..."
+        raise _Bad(_too_large(f"{pixels:,}")) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise _Bad(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
-    side = max(gray.size)  # pad to a square so the garment keeps its shape
+    side = max(gray.size)  # pad to a square so the garment keeps its shape, then resize
+    if side * side > MAX_PIXELS:  # that square would be huge (1×60000 pixels: 3.6 GB): shrink first
+        scale = IMAGE_SIZE / side
+        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+        gray, side = gray.resize(size, Image.Resampling.LANCZOS), IMAGE_SIZE
     square = Image.new("L", (side, side), background)
     square.paste(gray, ((side - gray.width) // 2, (side - gray.height) // 2))
     small = np.asarray(square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS), dtype=np.uint8)
     return 255 - small if invert else small
+
+
+def _too_large(pixels: str) -> str:
+    return f"is too large to decode: {pixels} pixels, over the {MAX_PIXELS:,}-pixel limit; shrink it first"
+
+
+def _gray(im, background: int):
+    """8-bit grayscale: 16-bit, 32-bit and float images scaled (not clipped), alpha flattened."""
+    from PIL import Image
+
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        wide = np.asarray(im, dtype=np.float64)
+        wide *= 255.0 / _full_scale(im.mode, wide)
+        return Image.fromarray(wide.round().clip(0, 255).astype(np.uint8))
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (background, background, background, 255))
+        return Image.alpha_composite(flat, rgba).convert("L")
+    return im.convert("L")
 
 
 def _full_scale(mode: str, pixels: np.ndarray) -> float:
@@ -147,34 +122,50 @@ def count(items: Iterable[Path | Failure]) -> int:
     inputs that cannot be read count 0 here and fail later with their reason."""
     total = 0
     for item in items:
-        if isinstance(item, Failure):
-            continue
-        kind = _kind(item)
+        kind = "" if isinstance(item, Failure) else kind_of(item)
         try:
             if kind == "npy":
-                total += len(np.load(item, mmap_mode="r", allow_pickle=False))
+                shape = npy_header(item)[0]
+                total += shape[0] if shape else 0
             elif kind == "idx":
                 with _open_idx(item) as f:
                     header = f.read(8)
                 total += struct.unpack(">I", header[4:8])[0] if header[:4] == b"\x00\x00\x08\x03" else 0
             elif kind == "image":
                 total += 1
-        except (OSError, EOFError, ValueError, TypeError, struct.error, zlib.error):
+        except (OSError, EOFError, ValueError, struct.error, zlib.error):
             continue
     return total
 
 
+def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy file declares, read from its header alone: ValueError (with the reason)
+    when it holds Python objects or its header promises more bytes than the file holds."""
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                               np.lib.format.read_array_header_2_0)(f)  # fmt: skip
+        except (ValueError, EOFError) as err:
+            raise ValueError(f"is not a .npy array ({err})" if f.tell() else "is empty") from None
+        have = os.fstat(f.fileno()).st_size - f.tell()
+    if dtype.hasobject:
+        raise ValueError("holds pickled Python objects, which are never loaded; save plain arrays")
+    need = math.prod(shape) * dtype.itemsize
+    if need > have:
+        raise ValueError(f"is truncated: its header says shape {tuple(shape)} ({need:,} bytes), the file "
+                         f"holds {have:,}")  # fmt: skip
+    return tuple(shape), dtype
+
+
 def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
     try:
+        npy_header(path)  # its reasons are worded for the user
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as err:
-        pickled = "pickle" in str(err) or "Python objects" in str(err)
-        reason = (
-            "holds pickled Python objects, which are never loaded; save plain arrays" if pickled else str(err)
-        )
-        raise _Bad(reason) from None
+        raise _Bad(str(err)) from None
     except (OSError, EOFError) as err:
-        raise _Bad(f"is empty or not a readable .npy array ({err})") from None
+        raise _Bad(f"cannot be read as a .npy array ({err})") from None
     if array.ndim == 4 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 3 or array.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
@@ -186,8 +177,8 @@ def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
         raise _Bad(f"has dtype {array.dtype}; need uint8 0–255 or float 0–1")
     for start in range(0, len(array), chunk) if floats else ():  # check everything before predicting any
         part = np.asarray(array[start : start + chunk])
-        if np.isnan(part).any():
-            raise _Bad("contains NaN values")
+        if not np.isfinite(part).all():
+            raise _Bad("contains NaN or infinite values")
         if part.size and (part.min() < 0 or part.max() > 1):
             raise _Bad("has float values outside 0–1")
     for start in range(0, len(array), chunk):
@@ -214,6 +205,10 @@ def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
                 raise _Bad(f"holds {rows}×{cols} images; need 28×28")
             if count == 0:
                 raise _Bad("holds no images")
+            size = None if path.name.lower().endswith(".gz") else os.fstat(f.fileno()).st_size
+            if size is not None and size < 16 + count * PIXELS:  # known from the header, before any read
+                got = (size - 16) // PIXELS
+                raise _Bad(f"is truncated: the header says {count} images, the file holds {got}")
             for start in range(0, count, chunk):
                 want = min(chunk, count - start)
                 data = f.read(want * PIXELS)

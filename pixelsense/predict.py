@@ -16,37 +16,49 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
-from pixelsense.files import atomic_path
-from pixelsense.inputs import Chunk, Failure, NoInputs, count, expand, read_all
+from pixelsense.files import OutputIsInput, atomic_path, check_not_input, file_in_the_way
+from pixelsense.inputs import Chunk, count, read_all
+from pixelsense.labels import LabelError, load_labels
+from pixelsense.paths import Failure, NoInputs, expand, not_regular
+from pixelsense.signals import stoppable
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
+TRIAL = 3  # images in the batch every model must predict when it is opened, before any input is read
+PASS = "pass image files, folders, globs, IDX files or .npy arrays"
 
 
 class ModelError(Exception):
     """The model cannot be used; the message says why."""
 
 
-class LabelError(Exception):
-    """The --labels file cannot be used; the message says why."""
+class OutputError(Exception):
+    """--output cannot be written; the message says why."""
+
+
+class NothingPredicted(Exception):
+    """Every input failed (each said why); nothing was written."""
 
 
 def open_model(path: str, provider: str, threads: int | None):
-    """An onnxruntime session for a pixelsense export, and its class names."""
+    """An onnxruntime session for a pixelsense export, and its class names; ModelError unless it loads,
+    has the interface of an export and predicts a trial batch of the right shape."""
     import onnxruntime as ort
 
+    if problem := not_regular(Path(path)):  # onnxruntime would wait forever on a FIFO
+        raise ModelError(f"{path} {problem}; pass a .onnx file exported by scripts/export.py.")
     if PROVIDERS[provider] not in ort.get_available_providers():
         raise ModelError(f"the {provider} provider is not available in this onnxruntime "
                          f"({', '.join(ort.get_available_providers())}); use --provider cpu or install "
                          "onnxruntime-gpu.")  # fmt: skip
     options = ort.SessionOptions()
+    options.log_severity_level = 4  # fatal only: errors come back as exceptions, and say so in one line
     if threads:
         options.intra_op_num_threads = threads
     try:
         session = ort.InferenceSession(path, options, providers=[PROVIDERS[provider]])
     except Exception as err:  # onnxruntime reports missing and broken files alike
-        raise ModelError(
-            f"{path} cannot be loaded as an ONNX model ({str(err).splitlines()[0][:200]})."
-        ) from None
+        raise ModelError(f"{path} cannot be loaded as an ONNX model ({_first_line(err)}).") from None
     if session.get_providers()[0] != PROVIDERS[provider]:  # onnxruntime falls back silently otherwise
         raise ModelError(f"the {provider} provider failed to start; use --provider cpu.")
     inputs, outputs = session.get_inputs(), [o.name for o in session.get_outputs()]
@@ -57,11 +69,39 @@ def open_model(path: str, provider: str, threads: int | None):
         classes = json.loads(session.get_modelmeta().custom_metadata_map.get("classes", "[]"))
     except ValueError:
         classes = []
-    if not ok or inputs[0].name != "images" or "probabilities" not in outputs or len(classes) != NUM_CLASSES:
-        raise ModelError(f"{path} is not a pixelsense model (uint8 'images' [N, 1, 28, 28] in, "
+    ok = ok and inputs[0].name == "images" and sorted(outputs) == list(OUTPUTS)
+    if not ok or len(classes) != NUM_CLASSES:
+        raise ModelError(f"{path} is not a pixelsense model (uint8 'images' [N, 1, 28, 28] in, 'logits' and "
                          "'probabilities' out, class names in its metadata); export one with "
                          "scripts/export.py.")  # fmt: skip
+    _trial(session, path)
     return session, classes
+
+
+def _trial(session, path: str) -> None:
+    """Predict a small batch now: a model with the right interface can still fail at run time (a fixed
+    reshape) or give the wrong number of classes, and that must be said before any input is read."""
+    images = np.linspace(0, 255, TRIAL * IMAGE_SIZE**2).astype(np.uint8).reshape(TRIAL, 1, IMAGE_SIZE, -1)
+    try:
+        results = dict(zip(OUTPUTS, session.run(list(OUTPUTS), {"images": images}), strict=True))
+    except Exception as err:  # onnxruntime's errors share no base class
+        raise ModelError(f"{path} fails on a trial batch of {TRIAL} images ({_first_line(err)}); export it "
+                         "again with scripts/export.py.") from None  # fmt: skip
+    for name, result in results.items():
+        if np.shape(result) != (TRIAL, NUM_CLASSES):
+            raise ModelError(f"{path} gives '{name}' of shape {np.shape(result)} for {TRIAL} images, not "
+                             f"({TRIAL}, {NUM_CLASSES}): not a model of the {NUM_CLASSES} Fashion-MNIST "
+                             "classes; export one with scripts/export.py.")  # fmt: skip
+    sums = np.asarray(results["probabilities"], dtype=np.float64).sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):  # NaN fails too
+        raise ModelError(f"{path} gives 'probabilities' that sum to {sums.round(4).tolist()}, not 1; "
+                         "export it again with scripts/export.py.")  # fmt: skip
+
+
+def _first_line(err: Exception) -> str:
+    """onnxruntime's message, shortened to its start and its end (where it says what went wrong)."""
+    line = (str(err).splitlines() or [type(err).__name__])[0]
+    return line if len(line) <= 200 else f"{line[:80]} … {line[-110:]}"
 
 
 def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Failure]:
@@ -99,36 +139,15 @@ def _rows(probabilities: np.ndarray, sources: list[str], classes: list[str], top
         yield dict(zip(names, [source, *ranked], strict=True))
 
 
-def load_labels(path: str) -> dict[str, int] | list[int]:
-    """Labels from an IDX label file, a .npy of ints (both in output order) or a CSV ``file,label``."""
-    import gzip
-
-    name = path.lower()
-    labels: dict[str, int] | list[int]
-    if name.endswith(".csv"):
-        with open(path, newline="") as f:
-            labels = {r[0]: int(r[1]) for r in csv.reader(f) if len(r) >= 2 and r[1].strip().isdigit()}
-        values = list(labels.values())
-    elif name.endswith(".npy"):
-        try:
-            values = labels = [int(v) for v in np.load(path, allow_pickle=False).reshape(-1)]
-        except (ValueError, EOFError) as err:
-            raise LabelError(f"{path} is not a plain .npy array of labels ({err}).") from None
-    else:
-        with (gzip.open if name.endswith(".gz") else open)(path, "rb") as f:
-            data = f.read()
-        if data[:4] != b"\x00\x00\x08\x01":
-            raise LabelError(f"{path} is not an IDX label file, a .npy of labels or a CSV file,label.")
-        values = labels = list(np.frombuffer(data[8:], np.uint8).astype(int))
-    if not values or min(values) < 0 or max(values) >= NUM_CLASSES:
-        raise LabelError(f"{path} holds no labels in 0–{NUM_CLASSES - 1}; pass the true class indices.")
-    return labels
-
-
 def run(args: argparse.Namespace) -> int:
+    items = expand(args.inputs)
+    files = [item for item in items if not isinstance(item, Failure)]
+    if not files:
+        raise NoInputs(_nothing(items))
+    if args.output:
+        _check_output(args, files)
     session, classes = open_model(args.model, args.provider, args.threads)
     labels = load_labels(args.labels) if args.labels else None
-    items = expand(args.inputs)
     total = count(items) if sys.stderr.isatty() else None  # a progress bar only where someone watches
     stream = batches(read_all(items, args.batch_size, args.invert), args.batch_size)
     if args.output:
@@ -146,13 +165,36 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _nothing(items: list[Failure]) -> str:
+    """Why there is nothing to predict at all, in one line (several reasons go on lines of their own)."""
+    if len(items) == 1:
+        return f"{items[0].source}: {items[0].reason}; {PASS}."
+    for item in items:
+        print(f"predict.py: {item.source}: {item.reason}", file=sys.stderr)
+    what = f"none of the {len(items)} inputs names a file to read" if items else "no inputs"
+    return f"{what}; {PASS}."
+
+
+def _check_output(args: argparse.Namespace, files: list) -> None:
+    """Refuse, before anything runs, an --output that would replace an input or cannot be a file."""
+    check_not_input(args.output, files, "--output")
+    check_not_input(args.output, [args.model], "--output", "the --model file")
+    check_not_input(args.output, [args.labels] if args.labels else [], "--output", "the --labels file")
+    output = Path(args.output)
+    if output.is_dir():
+        raise OutputError(f"--output {output} is a folder; name a file, such as {output / 'out.csv'}.")
+    if output.exists() and not output.is_file():  # /dev/stdout, a FIFO: the new file would replace it
+        raise OutputError(f"--output {output} is not a regular file; leave --output out to write to stdout.")
+    if blocker := file_in_the_way(output.parent):
+        raise OutputError(f"--output {output}: {blocker} is a file, not a folder; choose another --output.")
+
+
 def _predict(
     stream, session, classes, args, out, total: int | None, keep: bool
 ) -> tuple[int, int, float, list[tuple[str, int]]]:
-    """Run the batches and write the rows to ``out`` as they come (memory stays bounded)."""
+    """Run the batches and write the rows to ``out`` as they come (memory stays bounded); the CSV header
+    comes with the first row, and NothingPredicted when there is none, so that no output is written."""
     writer = csv.DictWriter(out, fieldnames=_fieldnames(args.topk), lineterminator="\n")
-    if args.format == "csv":
-        writer.writeheader()
     done, failed, start = 0, 0, time.perf_counter()
     predictions: list[tuple[str, int]] = []
     for item in stream:
@@ -161,7 +203,13 @@ def _predict(
             clear = "\r\x1b[K" if total is not None else ""  # the failure replaces the progress line
             print(f"{clear}predict.py: {item.source}: {item.reason}", file=sys.stderr)
             continue
-        (probabilities,) = session.run(["probabilities"], {"images": item.images[:, None]})
+        try:
+            (probabilities,) = session.run(["probabilities"], {"images": item.images[:, None]})
+        except Exception as err:  # the trial batch passed, so this is the model's fault, not an input's
+            raise ModelError(f"{args.model} failed on the batch from {item.sources[0]} ({_first_line(err)})."
+                             ) from None  # fmt: skip
+        if done == 0 and args.format == "csv":
+            writer.writeheader()
         for row in _rows(probabilities, item.sources, classes, args.topk):
             if args.format == "jsonl":
                 out.write(json.dumps(row) + "\n")
@@ -172,6 +220,10 @@ def _predict(
             done += 1
         if total is not None:
             print("\r" + progress(done, failed, total, start), end="", file=sys.stderr, flush=True)
+    if not done:
+        kept = f"--output {args.output} was left as it was" if args.output else "nothing was written"
+        which = "the input could not" if failed == 1 else f"none of the {failed} inputs could"
+        raise NothingPredicted(f"{which} be predicted (see above); {kept}.")
     return done, failed, time.perf_counter() - start, predictions
 
 
@@ -206,7 +258,7 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
+        prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
     )
     parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
@@ -224,15 +276,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
+    left = f"--output {args.output} was not written" if args.output else "stdout holds the rows done so far"
+    return stoppable("predict.py", lambda: _refusing(args), after=left)
+
+
+def _refusing(args: argparse.Namespace) -> int:
+    """``run``, with every refusal as one line and exit 2."""
     try:
         return run(args)
-    except (ModelError, NoInputs, LabelError) as err:
+    except (ModelError, NoInputs, LabelError, OutputIsInput, OutputError, NothingPredicted) as err:
         print(f"predict.py: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # the --labels file or the --output path
-        print(f"predict.py: error: {err.filename}: {err.strerror or err}; check --labels and --output.",
+    except OSError as err:  # writing --output (its folder cannot be made, the disk is full...)
+        print(f"predict.py: error: {err.filename or args.output}: {err.strerror or err}; check --output.",
               file=sys.stderr)  # fmt: skip
-        return 2
+    return 2
 
 
 def positive_int(text: str) -> int:

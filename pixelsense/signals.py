@@ -3,6 +3,7 @@ whatever it had half-written."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 from collections.abc import Callable
@@ -27,16 +28,32 @@ def _stop(signum: int, frame) -> None:
     raise Stopped(signum)
 
 
-def stoppable(script: str, main: Callable[[], int], after: str = "nothing was half-written") -> int:
+def stoppable(
+    script: str, main: Callable[[], int], after: str | Callable[[], str] = "nothing was half-written"
+) -> int:
     """Run ``main`` (a command's body, returning its exit code) so that a signal ends it with one line on
-    stderr and exit 130; ``after`` says what the user is left with."""
+    stderr and exit 130; ``after`` (or what it returns, then) says what the user is left with."""
     before = {each: signal.signal(each, _stop) for each in SIGNALS}
     try:
         return main()
     except (Stopped, KeyboardInterrupt) as err:
         name = err.args[0] if isinstance(err, Stopped) else "SIGINT"
-        print(f"\n{script}: stopped by {name}; {after}.", file=sys.stderr)
+        left = after() if callable(after) else after
+        print(f"\n{script}: stopped by {name}; {left}.", file=sys.stderr)
         return STOPPED
     finally:
         for each, handler in before.items():
             signal.signal(each, handler)
+
+
+def stoppable_command(script: str, after: str = "nothing was half-written"):
+    """``stoppable`` as a decorator for a command's ``main(argv)``."""
+
+    def wrap(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            return stoppable(script, lambda: main(argv), after)
+
+        return run
+
+    return wrap

@@ -12,13 +12,15 @@ Files are identified by the SHA-256 of their *decompressed* content: recompresse
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from pixelsense.files import atomic_path
+from pixelsense.files import atomic_path, file_in_the_way
 
 # SHA-256 of the decompressed IDX files, the one identity of the data set.
 SHA256 = {
@@ -80,23 +82,39 @@ def _check(path: Path, name: str) -> None:
 
 def _decompress(gz_path: Path, dest: Path, name: str) -> None:
     """Decompress ``gz_path`` into ``dest`` atomically, hashing as it writes: the content is verified
-    before it lands, and read once."""
+    before it lands, and read once. A failure leaves nothing under ``dest``'s name."""
     digest, size = hashlib.sha256(), 0
-    with atomic_path(dest) as tmp:
-        try:
-            with open(tmp, "wb") as out, gzip.open(gz_path, "rb") as src:
-                for block in iter(lambda: src.read(1 << 20), b""):
-                    out.write(block)
-                    digest.update(block)
-                    size += len(block)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DataError(
-                f"{gz_path} cannot be decompressed ({err}); it is truncated or corrupt: "
-                f"delete it and {HOW_TO_GET}."
-            ) from None
-        if digest.hexdigest() != SHA256[name]:
-            raise _mismatch(gz_path, name, size)
+    try:
+        with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+            for block in _gz_blocks(gz_path):
+                out.write(block)
+                digest.update(block)
+                size += len(block)
+            if digest.hexdigest() != SHA256[name]:
+                raise _mismatch(gz_path, name, size)
+    except OSError as err:  # writing: what goes wrong reading is a DataError already
+        shown = err.filename or dest  # atomic_path names the target, never its temporary file
+        if err.errno == errno.ENOSPC:
+            raise DataError(f"the disk is full: {shown} cannot be written (Fashion-MNIST takes about 55 MB); "
+                            "free some space or pass another --data-dir.") from None  # fmt: skip
+        raise DataError(
+            f"cannot write {shown} ({err.strerror or err}); pass a --data-dir you can write to."
+        ) from None
     _verified.add(_key(dest, name))
+
+
+def _gz_blocks(gz_path: Path) -> Iterator[bytes]:
+    """The decompressed content of ``gz_path``, block by block; DataError if it cannot be read."""
+    try:
+        with gzip.open(gz_path, "rb") as src:
+            yield from iter(lambda: src.read(1 << 20), b"")
+    except (OSError, EOFError, zlib.error) as err:
+        if isinstance(err, OSError) and err.errno is not None:  # the file system, not the content
+            raise DataError(f"cannot read {gz_path} ({err.strerror}); check its permissions.") from None
+        raise DataError(
+            f"{gz_path} cannot be decompressed ({err}); it is truncated or corrupt: delete it and "
+            f"{HOW_TO_GET}."
+        ) from None
 
 
 def _download(data_dir: Path) -> None:
@@ -117,16 +135,31 @@ def _download(data_dir: Path) -> None:
 def ensure_fashion_mnist(data_dir: str | os.PathLike, download: bool = True) -> Path:
     """Make sure the four verified IDX files are in ``raw_dir(data_dir)``; return that folder.
 
-    Raises DataError with one actionable sentence for anything missing or damaged.
+    Raises DataError with one actionable sentence for anything missing, damaged or in the way.
     """
-    data_dir = Path(data_dir)
     raw = raw_dir(data_dir)
+    blocked = file_in_the_way(raw)
+    if blocked is not None:
+        raise DataError(f"{blocked} is a file, not a folder, so the data cannot go in {raw}; pass another "
+                        "--data-dir.")  # fmt: skip
+    try:
+        return _ensure(Path(data_dir), raw, download)
+    except OSError as err:  # a file or folder on the way that cannot be read
+        raise DataError(f"cannot read {err.filename or raw} ({err.strerror or err}); check its permissions "
+                        "or pass another --data-dir.") from None  # fmt: skip
+
+
+def _ensure(data_dir: Path, raw: Path, download: bool) -> Path:
     missing = []
     for name in SHA256:
         target = raw / name
         if target.is_file():
             _check(target, name)
             continue
+        if target.exists():
+            raise DataError(
+                f"{target} is a folder where that IDX file should be; move it away and run again."
+            )
         for folder in (data_dir, *SYSTEM_DIRS):
             gz_path = folder / f"{name}.gz"
             if gz_path.is_file():

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,13 +12,21 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from pixelsense.callbacks import Checkpoint, ProgressBar, QuietProfiler
+from pixelsense.callbacks import (
+    AtomicCheckpointIO,
+    Checkpoint,
+    EpochSeed,
+    ProgressBar,
+    QuietProfiler,
+    Stopwatch,
+)
 from pixelsense.config import ConfigError, FitConfig
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
-from pixelsense.files import write_text_atomic
+from pixelsense.files import check_writable, exclusive, write_text_atomic
 from pixelsense.module import Classifier
 from pixelsense.sources import ensure_fashion_mnist
 
@@ -28,6 +35,8 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 # In-memory uint8 slices need no DataLoader worker processes.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
+# What a checkpoint must hold for --resume to go on exactly: optimiser, schedule, loop and callback states.
+RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
 LOG_EVERY = 20  # training steps between two points of the train/loss and train/lr curves
 
 
@@ -67,8 +76,12 @@ def _resume_path(cfg: FitConfig) -> str | None:
         saved, done = state["hyper_parameters"], state["epoch"] + 1
     except Exception as err:  # a damaged file fails in many ways
         raise ResumeError(
-            f"{last} is damaged ({type(err).__name__}); delete it or train without --resume."
+            f"{last} is damaged ({type(err).__name__}); move it away or train without --resume."
         ) from None
+    missing = [key for key in RESUME_STATE if not state.get(key)]
+    if missing:
+        raise ResumeError(f"{last} cannot be resumed: it has no {missing[0]} (fit.py did not write it); "
+                          "train without --resume, into another --checkpoint-dir.")  # fmt: skip
     if saved.get("arch") != cfg.model:
         raise ResumeError(
             f"{last} holds a {saved.get('arch')!r} model, not {cfg.model!r}; pass the matching --model."
@@ -117,11 +130,13 @@ def make_trainer(
     )  # fmt: skip
     # Lightning's save_last only writes when the best one does; --resume needs every epoch.
     last = Checkpoint(dirpath=cfg.checkpoint_dir, filename="last", enable_version_counter=False)
+    # Each epoch seeds its own random draws, so a resumed run trains as if it had never stopped.
+    callbacks = [best, last, EpochSeed(cfg.seed), ProgressBar(), *extra]
     try:
         trainer = pl.Trainer(
             accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
             precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-            callbacks=[best, last, ProgressBar(), *extra],  # the module logs the learning rate itself
+            callbacks=callbacks, plugins=[AtomicCheckpointIO()],
             log_every_n_steps=LOG_EVERY, profiler=QuietProfiler(),
             benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
@@ -134,13 +149,25 @@ def make_trainer(
 
 
 def fit(cfg: FitConfig, command: str = "") -> dict | None:
-    """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run)."""
+    """Train, test and report. Returns the metrics (None on DDP ranks other than 0, and for fast_dev_run).
+
+    The checkpoint folder is locked for the whole run: a second run into it is refused at once."""
+    if getattr(rank_zero_only, "rank", 0) != 0:  # a DDP worker: rank 0 holds the lock for all ranks
+        return _train(cfg, command)
+    check_writable(cfg.logdir)  # fail now, not after the training
+    with exclusive(cfg.checkpoint_dir, "--checkpoint-dir"):
+        check_writable(cfg.checkpoint_dir)
+        return _train(cfg, command)
+
+
+def _train(cfg: FitConfig, command: str) -> dict | None:
     resume_from = _resume_path(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
     model, data = build(cfg)
     logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
-    trainer, checkpoint = make_trainer(cfg, logger)
+    stopwatch = Stopwatch()
+    trainer, checkpoint = make_trainer(cfg, logger, [stopwatch])
     if trainer.is_global_zero:
         print(
             f"pixelsense: training {cfg.model} on {_device_line(trainer)} | precision {trainer.precision} | "
@@ -151,9 +178,11 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
         )
         if not cfg.fast_dev_run:
             write_text_atomic(Path(logger.log_dir) / "config.json", cfg.to_json())
-    start = time.perf_counter()
-    trainer.fit(model, datamodule=data, ckpt_path=resume_from)
-    train_seconds = time.perf_counter() - start
+    with warnings.catch_warnings():
+        if resume_from:  # the folder holds the run being resumed, so of course it is not empty
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
+        trainer.fit(model, datamodule=data, ckpt_path=resume_from)
+    train_seconds = stopwatch.seconds  # the whole run's, across resumes
     # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).
     best = checkpoint.best_model_path
     scores = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]

@@ -1,7 +1,249 @@
-"""Rows of tests/test_bad_inputs.py: setup."""
+"""Rows of tests/test_bad_inputs.py: setup: fit.py's values and --config files, get_data.py, export.py,
+evaluate.py and bench.py."""
 
 from __future__ import annotations
 
-from badinput import Bad
+import gzip
+import json
+import os
+import pickle
+import subprocess
+from datetime import date
+from pathlib import Path
 
-ROWS: list[Bad] = []
+import torch
+from badinput import Bad
+from conftest import fake_files
+
+# fit.py rows are refused before training; were one to pass, it would be one quick batch.
+FIT = ("--model", "ann", "--fast-dev-run", "--no-download", "--data-dir", "{data}", "--checkpoint-dir",
+       "{tmp}/ck", "--logdir", "{tmp}/runs", "--accelerator", "cpu")  # fmt: skip
+CNN = ("--model", "cnn", *FIT[2:])
+EXPORT = ("--ckpt", "{ckpt}", "--out", "{tmp}/m.onnx", "--data-dir", "{data}")
+EVALUATE = ("--output-dir", "{tmp}/eval", "--data-dir", "{data}", "--no-download")
+GET = ("--data-dir", "{tmp}/d", "--no-download")
+
+
+def _file(name: str, content: bytes = b"not what it should be"):
+    def setup(tmp: Path) -> None:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_bytes(content)
+
+    return setup
+
+
+def _folder(name: str):
+    return lambda tmp: (tmp / name).mkdir(parents=True)
+
+
+def _config(values):
+    return _file("config.json", (values if isinstance(values, str) else json.dumps(values)).encode())
+
+
+def _ckpt(name: str, change):
+    """tmp/name: the row's copy of the shared ANN checkpoint (hidden 16), as ``change`` makes it."""
+
+    def setup(tmp: Path) -> None:
+        source = next(tmp.glob("best-*.ckpt"))
+        torch.save(change(torch.load(source, map_location="cpu", weights_only=True)), tmp / name)
+
+    return setup
+
+
+def _hparams(**values):
+    return lambda state: {**state, "hyper_parameters": {**state["hyper_parameters"], **values}}
+
+
+def _truncated(pattern: str, name: str):
+    def setup(tmp: Path) -> None:
+        (tmp / name).write_bytes(next(tmp.glob(pattern)).read_bytes()[:1000])
+
+    return setup
+
+
+def _link(name: str, hard: bool = False):
+    """tmp/name: another name for the row's checkpoint."""
+
+    def setup(tmp: Path) -> None:
+        (os.link if hard else os.symlink)(next(tmp.glob("best-*.ckpt")), tmp / name)
+
+    return setup
+
+
+def _gz(name: str, content: bytes | None = None, cut: int | None = None):
+    """tmp/d/<name>.gz: the fake file gzipped (``content`` instead, if given), cut to ``cut`` bytes."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / "d").mkdir(exist_ok=True)
+        packed = gzip.compress(fake_files()[name] if content is None else content)
+        (tmp / "d" / f"{name}.gz").write_bytes(packed[:cut])
+
+    return setup
+
+
+def _mount(folder: str, size: str):
+    """A tmpfs of ``size`` at tmp/folder: a real full disk (root only; the row skips elsewhere)."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / folder).mkdir(parents=True)
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(tmp / folder)]
+        if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+            import pytest
+
+            pytest.skip("making a full disk needs root and tmpfs")
+
+    return setup
+
+
+def _unmount(folder: str):
+    return lambda tmp: subprocess.run(["umount", str(tmp / folder)], capture_output=True)
+
+
+def _full_raw(tmp: Path) -> None:
+    """The four .gz files in tmp/d, and a 64 KB disk where they are decompressed to."""
+    for name in fake_files():
+        _gz(name)(tmp)
+    _mount("d/FashionMNIST/raw", "64k")(tmp)
+
+
+ROWS: list[Bad] = [
+    # fit.py: values argparse takes but nothing can train with
+    Bad("fit-seed-above-2**32", "fit", (*FIT, "--seed", "4294967296"), 2, r"--seed must be from 0 to 2\*\*32 - 1"),
+    Bad("fit-negative-seed", "fit", (*FIT, "--seed", "-1"), 2, r"--seed must be from 0 to 2\*\*32 - 1"),
+    Bad("fit-hidden-too-wide", "fit", (*FIT, "--hidden", "10000000"), 2,
+        r"--hidden make 7,\d{3},\d{3},\d{3} parameters, more than the 100,000,000 that fit in memory"),
+    Bad("fit-channels-too-wide", "fit", (*CNN, "--channels", "100000", "100000"), 2,
+        r"--channels and --hidden make [\d,]+ parameters, more than"),
+    Bad("fit-too-many-pooling-stages", "fit", (*CNN, "--channels", "8", "8", "8", "8", "8"), 2,
+        r"--channels must be at most 4 widths \(each stage halves the 28-pixel side\)"),
+    Bad("fit-translate-whole-image", "fit", (*FIT, "--translate", "28"), 2, r"--translate must be at most 27"),
+    Bad("fit-negative-translate", "fit", (*FIT, "--translate", "-1"), 2, r"--translate must be 0 or more"),
+    Bad("fit-infinite-lr", "fit", (*FIT, "--lr", "inf"), 2, r"--lr must be a finite number"),
+    Bad("fit-nan-lr", "fit", (*FIT, "--lr", "nan"), 2, r"--lr must be a finite number"),
+    Bad("fit-negative-weight-decay", "fit", (*FIT, "--weight-decay", "-0.1"), 2, r"--weight-decay must be 0 or more"),
+    Bad("fit-nan-weight-decay", "fit", (*FIT, "--weight-decay", "nan"), 2, r"--weight-decay must be a finite"),
+    Bad("fit-label-smoothing-1", "fit", (*FIT, "--label-smoothing", "1"), 2, r"--label-smoothing must be in \[0, 1\)"),
+    Bad("fit-zero-batch", "fit", (*FIT, "--batch-size", "0"), 2, r"--batch-size must be at least 1"),
+    Bad("fit-huge-batch", "fit", (*FIT, "--batch-size", "10000000"), 2, r"--batch-size must be at most 60,000"),
+    Bad("fit-huge-epochs", "fit", (*FIT, "--epochs", "10000000"), 2, r"--epochs must be at most 10,000"),
+    Bad("fit-more-devices-than-cores", "fit", (*FIT, "--devices", "100000"), 2,
+        r"--devices must be at most \d+: this machine has \d+ CPU cores?"),
+    Bad("fit-zero-nodes", "fit", (*FIT, "--num-nodes", "0"), 2, r"--num-nodes must be at least 1"),
+    Bad("fit-nodes-without-a-cluster", "fit", (*FIT, "--num-nodes", "2"), 2,
+        r"--num-nodes must be 1 outside a multi-node launch"),
+    Bad("fit-epochs-not-a-number", "fit", (*FIT, "--epochs", "ten"), 2, r"--epochs: invalid int value: 'ten'"),
+    # fit.py --config: JSON that argparse would take as defaults without a check
+    Bad("config-epochs-a-string", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
+        r"config.json: 'epochs' must be an integer, not \"ten\"", _config({"epochs": "ten"})),
+    Bad("config-hidden-a-number", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
+        r"'hidden' must be a list of integers, not 5", _config({"hidden": 5})),
+    Bad("config-lr-null", "fit", (*FIT, "--config", "{tmp}/config.json"), 2, r"'lr' must be a number, not null",
+        _config({"lr": None})),
+    Bad("config-unknown-model", "fit", (*FIT[2:], "--config", "{tmp}/config.json"), 2,
+        r"'model' must be one of ann, cnn, not \"rnn\"", _config({"model": "rnn"})),
+    Bad("config-seed-true", "fit", (*FIT, "--config", "{tmp}/config.json"), 2, r"'seed' must be an integer",
+        _config({"seed": True})),
+    Bad("config-a-list", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
+        r"config.json holds \[1, 2\], not a JSON object of settings", _config([1, 2])),
+    Bad("config-not-json", "fit", (*FIT, "--config", "{tmp}/config.json"), 2, r"config.json is not JSON",
+        _config("epochs: 3")),
+    Bad("config-missing", "fit", (*FIT, "--config", "{tmp}/none.json"), 2,
+        r"cannot read the run configuration .*none.json \(No such file or directory\)"),
+    Bad("config-a-folder", "fit", (*FIT, "--config", "{tmp}/c"), 2, r"run configuration .*c is a folder",
+        _folder("c")),
+    Bad("config-unknown-key", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
+        r"config.json has unknown settings \('epoch'\); remove them", _config({"epoch": 3})),
+    Bad("config-value-out-of-range", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
+        r"--translate must be at most 27", _config({"translate": 99})),
+    # get_data.py
+    Bad("get-data-dir-is-a-file", "get_data", GET, 2, r"/d is a file, not a folder, so the data cannot go in .*; pass another --data-dir",
+        _file("d")),
+    Bad("get-data-dir-under-a-file", "get_data", ("--data-dir", "{tmp}/f/d"), 2, r"/f is a file, not a folder, so the data cannot go in",
+        _file("f")),
+    Bad("get-data-raw-is-a-file", "get_data", GET, 2, r"FashionMNIST is a file, not a folder, so the data",
+        _file("d/FashionMNIST")),
+    Bad("get-data-folder-in-place-of-a-file", "get_data", GET, 2,
+        r"raw/train-images-idx3-ubyte is a folder where that IDX file should be; move it away and run again",
+        _folder("d/FashionMNIST/raw/train-images-idx3-ubyte")),
+    Bad("get-data-truncated-gz", "get_data", GET, 2, r"train-images-idx3-ubyte.gz cannot be decompressed.*truncated",
+        _gz("train-images-idx3-ubyte", cut=5000)),
+    Bad("get-data-gz-not-gzip", "get_data", GET, 2, r"train-images-idx3-ubyte.gz cannot be decompressed",
+        _file("d/train-images-idx3-ubyte.gz", b"plain text")),
+    Bad("get-data-gz-of-other-data", "get_data", GET, 2, r"idx3-ubyte.gz is not the Fashion-MNIST file",
+        _gz("train-images-idx3-ubyte", b"another data set")),
+    Bad("get-data-damaged-raw-file", "get_data", GET, 2, r"raw/train-images-idx3-ubyte is not the Fashion-MNIST",
+        _file("d/FashionMNIST/raw/train-images-idx3-ubyte")),
+    Bad("get-data-full-disk", "get_data", GET, 2,
+        r"the disk is full: .*raw/train-images-idx3-ubyte cannot be written.*free some space", _full_raw,
+        teardown=_unmount("d/FashionMNIST/raw")),
+    # export.py: --out
+    Bad("export-out-is-the-ckpt", "export", ("--ckpt", "{ckpt}", "--out", "{ckpt}"), 2,
+        r"--out .*\.ckpt is the --ckpt checkpoint; .*choose another --out"),
+    Bad("export-out-links-to-the-ckpt", "export", (*EXPORT[:2], "--out", "{tmp}/m.onnx"), 2,
+        r"--out .*m.onnx is the --ckpt checkpoint", _link("m.onnx")),
+    Bad("export-out-hard-links-the-ckpt", "export", (*EXPORT[:2], "--out", "{tmp}/m.onnx"), 2,
+        r"--out .*m.onnx is the --ckpt checkpoint", _link("m.onnx", hard=True)),
+    Bad("export-out-is-a-data-file", "export", (*EXPORT[:3], "{data}/FashionMNIST/raw/t10k-images-idx3-ubyte",
+        *EXPORT[4:]), 2, r"--out .*t10k-images-idx3-ubyte is a Fashion-MNIST file; .*choose another --out"),
+    Bad("export-out-is-a-folder", "export", EXPORT, 2, r"--out .*m.onnx is a folder; name the file",
+        _folder("m.onnx")),
+    Bad("export-out-under-a-file", "export", (*EXPORT[:3], "{tmp}/f/m.onnx"), 2,
+        r"f/m.onnx cannot be written: .*/f is a file, not a folder", _file("f")),
+    Bad("export-full-disk", "export", (*EXPORT[:3], "{tmp}/full/m.onnx", *EXPORT[4:]), 2,
+        r"full/m.onnx: the disk is full; free some space or pick another --out", _mount("full", "16k"),
+        teardown=_unmount("full")),
+    # export.py: checkpoints that pass a first look
+    Bad("export-ckpt-missing", "export", ("--ckpt", "{tmp}/none.ckpt", *EXPORT[2:]), 2, r"none.ckpt does not exist"),
+    Bad("export-ckpt-a-folder", "export", ("--ckpt", "{tmp}/c.ckpt", *EXPORT[2:]), 2,
+        r"c.ckpt is a folder, not a checkpoint", _folder("c.ckpt")),
+    Bad("export-ckpt-empty", "export", ("--ckpt", "{tmp}/e.ckpt", *EXPORT[2:]), 2,
+        r"e.ckpt cannot be read as a checkpoint", _file("e.ckpt", b"")),
+    Bad("export-ckpt-truncated", "export", ("--ckpt", "{tmp}/t.ckpt", *EXPORT[2:]), 2,
+        r"t.ckpt cannot be read as a checkpoint", _truncated("best-*.ckpt", "t.ckpt")),
+    Bad("export-ckpt-another-pickle", "export", ("--ckpt", "{tmp}/p.ckpt", *EXPORT[2:]), 2,
+        r"p.ckpt cannot be read as a checkpoint \(UnpicklingError\)", _file("p.ckpt", pickle.dumps(date.today()))),
+    Bad("export-ckpt-a-list", "export", ("--ckpt", "{tmp}/l.ckpt", *EXPORT[2:]), 2,
+        r"l.ckpt is not a pixelsense checkpoint", _ckpt("l.ckpt", lambda state: [1, 2])),
+    Bad("export-ckpt-no-weights", "export", ("--ckpt", "{tmp}/w.ckpt", *EXPORT[2:]), 2,
+        r"w.ckpt holds no weights \(no state_dict\)",
+        _ckpt("w.ckpt", lambda state: {k: v for k, v in state.items() if k != "state_dict"})),
+    Bad("export-ckpt-weights-of-other-shapes", "export", ("--ckpt", "{tmp}/s.ckpt", *EXPORT[2:]), 2,
+        r"s.ckpt does not load as a pixelsense model \(size mismatch", _ckpt("s.ckpt", _hparams(hidden=(32,)))),
+    Bad("export-ckpt-hidden-a-string", "export", ("--ckpt", "{tmp}/h.ckpt", *EXPORT[2:]), 2,
+        r"h.ckpt has hyperparameters no network can be built from \(hidden must be a list of integers",
+        _ckpt("h.ckpt", _hparams(hidden="16"))),
+    Bad("export-ckpt-too-wide-to-build", "export", ("--ckpt", "{tmp}/b.ckpt", *EXPORT[2:]), 2,
+        r"b.ckpt has hyperparameters .*hidden make [\d,]+ parameters", _ckpt("b.ckpt", _hparams(hidden=(10**9,)))),
+    Bad("export-ckpt-dropout-2", "export", ("--ckpt", "{tmp}/d.ckpt", *EXPORT[2:]), 2,
+        r"d.ckpt has hyperparameters .*dropout must be in \[0, 1\)", _ckpt("d.ckpt", _hparams(dropout=2.0))),
+    # evaluate.py
+    Bad("evaluate-ckpt-empty", "evaluate", ("--ckpt", "{tmp}/e.ckpt", *EVALUATE), 2,
+        r"e.ckpt cannot be read as a checkpoint", _file("e.ckpt", b"")),
+    Bad("evaluate-ckpt-weights-of-other-shapes", "evaluate", ("--ckpt", "{tmp}/s.ckpt", *EVALUATE), 2,
+        r"s.ckpt does not load as a pixelsense model", _ckpt("s.ckpt", _hparams(hidden=(8,)))),
+    Bad("evaluate-ckpt-unknown-schedule", "evaluate", ("--ckpt", "{tmp}/u.ckpt", *EVALUATE), 2,
+        r"u.ckpt has hyperparameters .*schedule must be one of", _ckpt("u.ckpt", _hparams(schedule="step"))),
+    Bad("evaluate-output-dir-is-a-file", "evaluate", ("--ckpt", "{ckpt}", *EVALUATE), 2,
+        r"/eval is a file, so the report cannot go in .*pick another --output-dir", _file("eval")),
+    Bad("evaluate-output-dir-under-a-file", "evaluate", ("--ckpt", "{ckpt}", "--output-dir", "{tmp}/f/eval",
+        *EVALUATE[2:]), 2, r"/f is a file, so the report cannot go in", _file("f")),
+    Bad("evaluate-onnx-a-folder", "evaluate", ("--onnx", "{tmp}/m.onnx", *EVALUATE), 2, r"m.onnx",
+        _folder("m.onnx")),
+    Bad("evaluate-onnx-truncated", "evaluate", ("--onnx", "{tmp}/t.onnx", *EVALUATE), 2,
+        r"t.onnx cannot be loaded as an ONNX model", _truncated("*.onnx", "t.onnx")),
+    # bench.py
+    Bad("bench-train-zero-rounds", "bench", ("train", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
+    Bad("bench-data-zero-rounds", "bench", ("data", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
+    Bad("bench-inference-zero-rounds", "bench", ("inference", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
+    Bad("bench-inference-endless-rounds", "bench", ("inference", "--rounds", "100000000"), 2,
+        r"--rounds must be at most 1,000"),
+    Bad("bench-train-endless-rounds", "bench", ("train", "--rounds", "100000000"), 2,
+        r"--rounds must be at most 1,000"),
+    Bad("bench-inference-more-threads-than-cores", "bench", ("inference", "--threads", "100000"), 2,
+        r"--threads must be at most \d+, the cores of this machine"),
+    Bad("bench-inference-ckpt-a-folder", "bench", ("inference", "--ckpt", "{tmp}/c.ckpt"), 2,
+        r"c.ckpt is a folder, not a checkpoint", _folder("c.ckpt")),
+    Bad("bench-data-dir-is-a-file", "bench", ("data", "--data-dir", "{tmp}/d", "--no-download"), 2,
+        r"/d is a file, not a folder, so the data cannot go in", _file("d")),
+    Bad("bench-train-unknown-model", "bench", ("train", "--models", "mlp"), 2, r"invalid choice: 'mlp'"),
+]  # fmt: skip

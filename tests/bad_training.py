@@ -1,7 +1,123 @@
-"""Rows of tests/test_bad_inputs.py: training."""
+"""Rows of tests/test_bad_inputs.py: fit.py's folders, locks, resume and full disk; compare.py and explain.py."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
 from badinput import Bad
 
-ROWS: list[Bad] = []
+FIT = ("--data-dir", "{data}", "--no-download", "--accelerator", "cpu", "--logdir", "{tmp}/runs",
+       "--model", "ann", "--hidden", "16")  # fmt: skip
+INTO = ("--checkpoint-dir", "{tmp}/ck")
+HELD: list[int] = []  # descriptors holding folder locks until the row's teardown
+
+
+def _file(name: str, content: bytes = b"not a folder"):
+    def setup(tmp: Path) -> None:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_bytes(content)
+
+    return setup
+
+
+def _last(change=None):
+    """ck/last.ckpt: the shared one-epoch ANN checkpoint, changed by ``change`` (a function of its dict)."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / "ck").mkdir()
+        source = next(tmp.glob("best-*.ckpt"))
+        if change is None:
+            shutil.copy(source, tmp / "ck" / "last.ckpt")
+            return
+        state = torch.load(source, map_location="cpu", weights_only=True)
+        torch.save(change(state), tmp / "ck" / "last.ckpt")
+
+    return setup
+
+
+def _lock(tmp: Path) -> None:
+    (tmp / "ck").mkdir()
+    fd = os.open(tmp / "ck", os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run in progress holds it
+    HELD.append(fd)
+
+
+def _unlock(tmp: Path) -> None:
+    while HELD:
+        os.close(HELD.pop())
+
+
+def _full_disk(tmp: Path) -> None:
+    """A 160 KB tmpfs as --checkpoint-dir: the run starts, and its first checkpoint does not fit."""
+    (tmp / "full").mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs",
+                                            str(tmp / "full")], capture_output=True).returncode:  # fmt: skip
+        import pytest
+
+        pytest.skip("making a full disk needs root and tmpfs")
+
+
+def _unmount(tmp: Path) -> None:
+    subprocess.run(["umount", str(tmp / "full")], capture_output=True)
+
+
+def _without(key: str):
+    return lambda state: {k: v for k, v in state.items() if k != key}
+
+
+ROWS: list[Bad] = [
+    # fit.py: folders
+    Bad("fit-checkpoint-dir-is-a-file", "fit", (*FIT, "--fast-dev-run", "--checkpoint-dir", "{tmp}/ck"), 2,
+        r"ck: .*pick another --checkpoint-dir", _file("ck")),
+    Bad("fit-checkpoint-dir-under-a-file", "fit", (*FIT, "--fast-dev-run", "--checkpoint-dir", "{tmp}/f/ck"), 2,
+        r"f/ck: .*pick another --checkpoint-dir", _file("f")),
+    Bad("fit-logdir-is-a-file", "fit", (*FIT, *INTO, "--fast-dev-run", "--logdir", "{tmp}/logs"), 2,
+        r"logs: .*pick another", _file("logs")),
+    Bad("fit-two-runs-into-one-checkpoint-dir", "fit", (*FIT, *INTO, "--epochs", "1"), 2,
+        r"ck is in use by another run.*pick another --checkpoint-dir", _lock, teardown=_unlock),
+    Bad("fit-full-disk", "fit", (*FIT, "--epochs", "1", "--no-export", "--checkpoint-dir", "{tmp}/full/ck",
+        "--hidden", "256"), 2, r"full/ck/.*\.ckpt: the disk is full; free some space", _full_disk,
+        teardown=_unmount),
+    # fit.py: --resume
+    Bad("fit-resume-nothing", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
+        r"nothing to resume: .*last.ckpt does not exist"),
+    Bad("fit-resume-damaged", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
+        r"last.ckpt is damaged .*; move it away", _file("ck/last.ckpt", b"PK\x03\x04 half a zip")),
+    Bad("fit-resume-empty-file", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
+        r"last.ckpt is damaged", _file("ck/last.ckpt", b"")),
+    Bad("fit-resume-no-optimizer-state", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
+        r"last.ckpt cannot be resumed: it has no optimizer_states", _last(_without("optimizer_states"))),
+    Bad("fit-resume-no-loop-state", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
+        r"last.ckpt cannot be resumed: it has no loops", _last(_without("loops"))),
+    Bad("fit-resume-another-model", "fit", (*FIT[:-4], "--model", "cnn", *INTO, "--epochs", "2", "--resume"),
+        2, r"holds a 'ann' model, not 'cnn'; pass the matching --model", _last()),
+    Bad("fit-resume-other-widths", "fit", (*FIT[:-1], "32", *INTO, "--epochs", "2", "--resume"), 2,
+        r"was trained with --hidden \(16,\), not \(32,\)", _last()),
+    Bad("fit-resume-already-finished", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
+        r"has already trained 1 epochs; pass --epochs above 1", _last()),
+    Bad("fit-resume-a-folder", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
+        r"nothing to resume", lambda tmp: (tmp / "ck" / "last.ckpt").mkdir(parents=True)),
+    # fit.py: data
+    Bad("fit-no-data-and-no-download", "fit", (*FIT[2:], "--data-dir", "{tmp}/nodata", "--no-download", *INTO,
+        "--fast-dev-run"), 2, r"is missing and downloading is off"),
+    # compare.py and explain.py
+    Bad("compare-only-one-model", "compare", ("--ann", "{ckpt}"), 2, r"give both --ann and --cnn"),
+    Bad("compare-seeds-with-checkpoints", "compare", ("--ann", "{ckpt}", "--cnn", "{ckpt}", "--seeds", "2"), 2,
+        r"--seeds trains new runs; drop it"),
+    Bad("compare-zero-seeds", "compare", ("--seeds", "0"), 2, r"--seeds and --threads must be at least 1"),
+    Bad("compare-ann-given-as-cnn", "compare", ("--ann", "{ckpt}", "--cnn", "{ckpt}", "--data-dir", "{data}"),
+        2, r"holds the ANN, but was given to --cnn"),
+    Bad("compare-missing-checkpoint", "compare", ("--ann", "{tmp}/none.ckpt", "--cnn", "{ckpt}"), 2,
+        r"none.ckpt"),
+    Bad("compare-not-a-checkpoint", "compare", ("--ann", "{tmp}/x.ckpt", "--cnn", "{ckpt}"), 2,
+        r"x.ckpt cannot be read as a checkpoint", _file("x.ckpt", b"hello")),
+    Bad("explain-zero-seeds", "explain", ("--seeds", "0"), 2, r"--seeds and --threads must be at least 1"),
+    Bad("explain-output-dir-is-a-file", "explain", ("--quick", "--seeds", "1", "--data-dir", "{data}",
+        "--no-download", "--output-dir", "{tmp}/why", "--compare-dir", "{tmp}/none"), 2,
+        r"why.*pick another --output-dir", _file("why")),
+]  # fmt: skip

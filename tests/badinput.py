@@ -24,6 +24,7 @@ class Bad:
     exit: int
     says: str  # a regular expression, searched in stderr's error line
     setup: Callable[[Path], None] | None = None
+    teardown: Callable[[Path], None] | None = None  # undoes what setup did outside tmp (a mount, a lock)
     # Files under tmp the command may write (its outputs); everything else stays as it was.
     changes: tuple[str, ...] = ()
 

@@ -66,7 +66,7 @@ def test_failed_parity_fails_the_export_and_leaves_no_file(tmp_path, test_images
     monkeypatch.setattr(export_module, "MAX_PROB_DIFF", -1.0)
     with pytest.raises(ExportError, match=r"does not match its checkpoint at batch 1 .*max \|Δprobability\|"):
         export(Classifier(arch="ann", hidden=(16,)), tmp_path / "out" / "m.onnx", test_images)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # not even the folder made for it
 
 
 def test_too_few_images_for_the_parity_check_is_an_error(tmp_path, test_images):
@@ -83,6 +83,17 @@ def test_not_a_pixelsense_checkpoint(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ExportError, match="cannot be read as a checkpoint"):
         load_checkpoint(junk)
+
+
+@pytest.mark.parametrize(
+    ("arch", "channels", "hidden"),
+    [("ann", (), (512, 256)), ("ann", (), ()), ("cnn", (32, 64), (128,)), ("cnn", (3, 5, 7, 9), (11, 13))],
+)
+def test_the_size_limit_counts_the_parameters_of_the_real_network(arch, channels, hidden):
+    from pixelsense.checks import parameter_count
+
+    net = Classifier(arch=arch, channels=channels, hidden=hidden, permute_pixels=3).net
+    assert parameter_count(arch, channels, hidden) == sum(p.numel() for p in net.parameters())
 
 
 def test_fit_exports_and_the_export_cli_reexports_a_checkpoint(tmp_path, fake_data, capsys):

@@ -218,7 +218,7 @@ def test_unwritable_checkpoint_dir_is_one_line(tmp_path, fake_data, capsys):
         tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--checkpoint-dir", str(blocker / "ck")
     )
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.count("\n") == 0 and "a-file" in err and "check the path" in err
+    assert code == 2 and err.count("\n") == 0 and "a-file" in err and "pick another --checkpoint-dir" in err
 
 
 def test_config_of_another_model_is_refused(tmp_path, fake_data, capsys):

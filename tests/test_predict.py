@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import csv
+import glob
 import gzip
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from bad_inference import npy_declaring, onnx_model
 from conftest import idx_bytes
 from PIL import Image
 
 from pixelsense.export import export
+from pixelsense.files import OutputIsInput, check_not_input
 from pixelsense.inputs import load_image
 from pixelsense.module import Classifier
+from pixelsense.paths import _glob, expand
 from pixelsense.predict import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +145,7 @@ def test_bad_inputs_are_one_line_each_and_the_good_ones_are_predicted(tmp_path, 
         assert sum(name in line for line in err.splitlines()) == 1, name
     for reason in ["pickled Python objects", "contains NaN", "outside 0–1", "has dtype int64", "has shape (2, 27, 28)",
                    "is truncated: the header says 300 images", "bad magic number", "not an image, IDX or .npy",
-                   "no such file"]:  # fmt: skip
+                   "does not exist"]:  # fmt: skip
         assert reason in err
     sources = [r["source"] for r in rows(out)]
     assert sources[-3:] == [f"{good}:{i}" for i in range(3)]
@@ -178,7 +187,7 @@ def test_a_model_with_another_input_is_refused(tmp_path, capsys):
     assert "is not a pixelsense model" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", ["idx", "npy", "csv"])
+@pytest.mark.parametrize("kind", ["idx", "npy", "csv", "csv.gz"])
 def test_labels_give_accuracy(tmp_path, model_path, capsys, kind):
     images = RNG.integers(0, 256, (20, 28, 28), dtype=np.uint8)
     np.save(tmp_path / "x.npy", images)
@@ -191,8 +200,9 @@ def test_labels_give_accuracy(tmp_path, model_path, capsys, kind):
         labels.write_bytes(idx_bytes(truth.astype(np.uint8)))
     elif kind == "npy":
         np.save(labels, truth)
-    else:
-        labels.write_text("".join(f"{tmp_path / 'x.npy'}:{i},{t}\n" for i, t in enumerate(truth)))
+    else:  # a header line and a spreadsheet's byte-order mark are fine
+        text = "\ufefffile,label\n" + "".join(f"{tmp_path / 'x.npy'}:{i},{t}\n" for i, t in enumerate(truth))
+        labels.write_bytes(gzip.compress(text.encode()) if kind.endswith(".gz") else text.encode())
     capsys.readouterr()
     assert predict(model_path, tmp_path / "x.npy", "--labels", labels, "--output", tmp_path / "p.csv") == 0
     assert "accuracy: 0.7500 (20 labelled images)" in capsys.readouterr().out
@@ -219,11 +229,15 @@ def test_more_bad_inputs(tmp_path, model_path, capsys):
     (tmp_path / "crc-idx3-ubyte.gz").write_bytes(bytes(packed))
     names = ["zero.npy", "none.npy", "none-idx3-ubyte", "crc-idx3-ubyte.gz"]
     out = tmp_path / "out.csv"
-    assert predict(model_path, *(tmp_path / n for n in names), "--output", out) == 1
+    out.write_text("an earlier table\n")
+    assert predict(model_path, *(tmp_path / n for n in names), "--output", out) == 2  # every input failed
     err = capsys.readouterr().err
     assert "Traceback" not in err and "zero.npy: is empty" in err
     assert err.count("holds no images") == 2 and "crc-idx3-ubyte.gz: cannot be read" in err
-    assert out.read_text() == "source,label,class,confidence\n"  # a header even with no rows
+    assert "error: none of the 4 inputs could be predicted" in err
+    assert out.read_text() == "an earlier table\n" and not list(tmp_path.glob("*.part"))
+    assert predict(model_path, *(tmp_path / n for n in names)) == 2
+    assert capsys.readouterr().out == ""  # not even a header
 
 
 @pytest.mark.parametrize("args", [["--batch-size", "0"], ["--topk", "11"], ["--threads", "-1"]])
@@ -253,7 +267,7 @@ def test_labels_that_do_not_fit_are_said_so(tmp_path, model_path, capsys):
     assert "not computed: 2 labels for 4 predictions" in captured.err and "accuracy:" not in captured.out
     np.save(tmp_path / "wild.npy", np.array([3, 40, 1, 2]))
     assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "wild.npy") == 2
-    assert "holds no labels in 0–9" in capsys.readouterr().err
+    assert "wild.npy: index 1: 40 is not a class index 0–9" in capsys.readouterr().err
 
 
 def test_accuracy_stays_off_a_table_on_stdout(tmp_path, model_path, capsys):
@@ -313,3 +327,125 @@ def test_a_watched_run_shows_a_progress_bar_with_the_total(tmp_path, model_path,
     assert len(updates) >= 4 and all(f"/{total} images" in u for u in updates)
     assert updates[0].startswith("predict.py:") and "100% |" + "█" * 24 + "|" in updates[-1]
     assert "1 failed" in updates[-1] and "\x1b[Kpredict.py: " + str(paths["arrays"] / "junk.npy") in err
+
+
+@pytest.mark.parametrize(("signum", "existing"), [(signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_a_signal_mid_run_leaves_the_output_alone(tmp_path, model_path, signum, existing):
+    big = tmp_path / "big.npy"  # 2 million zero images, sparse on disk: a long run
+    big.write_bytes(npy_declaring((2_000_000, 28, 28)))
+    with open(big, "r+b") as f:
+        f.truncate(big.stat().st_size + 2_000_000 * 784)
+    out = tmp_path / "out.csv"
+    if existing:
+        out.write_text("an earlier table\n")
+    run = subprocess.Popen([sys.executable, "scripts/predict.py", "--model", str(model_path), str(big), "--output",
+                            str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.csv.*.part")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the partial file appears once predicting has begun
+    time.sleep(0.3)
+    run.send_signal(signum)
+    _, err = run.communicate(timeout=60)
+    lines = err.strip().splitlines()
+    assert run.returncode == 130 and len(lines) == 1, err
+    assert lines[0] == f"predict.py: stopped by {signum.name}; --output {out} was not written."
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+    assert out.read_text() == "an earlier table\n" if existing else not out.exists()
+
+
+def test_what_cannot_be_read_is_said_so(model_path):
+    """A folder that cannot be listed is a failure beside the rest; a --labels file that cannot be read, a
+    refusal. As root no permission stops a read, so the command runs as nobody there."""
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    if as_nobody and not shutil.which("setpriv"):
+        pytest.skip("needs setpriv to drop root")
+    top = Path(tempfile.mkdtemp())
+    command = [*as_nobody, sys.executable, "scripts/predict.py", "--model", str(top / "m.onnx"), str(top)]
+    try:
+        top.chmod(0o755)
+        (top / "home").mkdir()
+        (top / "home").chmod(0o777)  # onnxruntime warns at import when it cannot write under $HOME
+        shutil.copy(model_path, top / "m.onnx")
+        (top / "locked").mkdir()
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(top / "good.png")
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(top / "locked" / "hidden.png")
+        (top / "labels.csv").write_text("good.png,1\n")
+        for path in (top / "locked", top / "labels.csv"):
+            path.chmod(0)
+        env = {**os.environ, "HOME": str(top / "home")}
+        listed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        labelled = subprocess.run([*command, "--labels", str(top / "labels.csv")], cwd=ROOT, env=env,
+                                  capture_output=True, text=True)  # fmt: skip
+    finally:
+        (top / "locked").chmod(0o755)
+        shutil.rmtree(top)
+    assert listed.returncode == 1 and "Traceback" not in listed.stderr, listed.stderr
+    assert f"predict.py: {top / 'locked'}: cannot be listed (Permission denied)" in listed.stderr
+    assert [r.split(",")[0] for r in listed.stdout.splitlines()] == ["source", str(top / "good.png")]
+    assert labelled.returncode == 2 and labelled.stdout == "", labelled.stderr
+    said = f"predict.py: error: --labels {top / 'labels.csv'} cannot be read (Permission denied).\n"
+    assert labelled.stderr == said
+
+
+def test_a_thin_image_is_not_padded_at_full_size(tmp_path):
+    """A 1×60000 PNG is 196 bytes; padded to a square before resizing it would take 3.6 GB."""
+    Image.new("L", (1, 60000), 255).save(tmp_path / "thin.png")
+    if not Path("/proc/self/status").exists():
+        pytest.skip("reads the peak memory from /proc/self/status (Linux)")
+    # VmHWM: this process's peak resident memory (ru_maxrss would include pytest's, from before the exec).
+    code = ("import re, sys; from pixelsense.inputs import load_image; a = load_image(sys.argv[1]); "
+            "peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]; "
+            "print(a[:, 13].min(), a.sum() // 255, peak)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, tmp_path / "thin.png"], capture_output=True, text=True)
+    column, white, peak_kb = map(int, done.stdout.split())
+    assert column == 255 and white == 28 and peak_kb < 300_000, done.stdout  # one white column of 28 pixels
+
+
+def test_the_loop_safe_glob_matches_glob(tmp_path, monkeypatch):
+    for name in ("a/x.png", "a/b/y.png", "a/.hidden/z.png", "a/.h.png", "c.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    monkeypatch.chdir(tmp_path)
+    for pattern in ("**/*.png", "a/**", "a/**/*.png", "*/**/y.png", "**", "a/.*/**", "**/b", f"{tmp_path}/**"):  # fmt: skip
+        expected = [p for p in glob.glob(pattern, recursive=True) if not p.endswith("/")]  # a/** gives a/ too
+        assert sorted(map(str, _glob(pattern))) == sorted(expected), pattern
+
+
+def test_link_loops_end_and_each_file_comes_once_by_its_shortest_path(tmp_path):
+    for name in ("s/x.png", "s/sub/y.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    for i in range(6):  # as many loops as glob.glob(recursive=True) would multiply beyond any patience
+        (tmp_path / "s" / f"here{i}").symlink_to(".")
+        (tmp_path / "s" / "sub" / f"up{i}").symlink_to("..")
+    start = time.perf_counter()
+    for arg in ("s", "s/**", "s/**/*.png", "s/*"):
+        assert expand([f"{tmp_path}/{arg}"]) == [tmp_path / "s/sub/y.png", tmp_path / "s/x.png"], arg
+    assert time.perf_counter() - start < 5
+
+
+def test_an_output_is_compared_with_the_inputs_by_identity(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.npy").write_bytes(b"x")
+    for output in ("a.npy", "sub/../a.npy", tmp_path / "a.npy", "./a.npy"):
+        with pytest.raises(OutputIsInput, match=r"^--out .*a\.npy is the --ckpt file"):
+            check_not_input(output, [tmp_path / "a.npy"], "--out", "the --ckpt file")
+    with pytest.raises(OutputIsInput):  # not written yet, but named as an input too
+        check_not_input("sub/new.csv", [tmp_path / "sub" / "new.csv"], "--output")
+    check_not_input("b.npy", ["a.npy", "missing.npy"], "--output")  # others: no complaint
+
+
+def test_a_model_that_fails_at_run_time_is_one_line_here_and_in_evaluate(tmp_path, capfd):
+    from pixelsense.evaluate import onnx_predictor
+    from pixelsense.predict import ModelError
+
+    onnx_model(tmp_path / "fixed.onnx", batch=1)  # a Reshape to [1, 784]: loads, but fails on 3 images
+    np.save(tmp_path / "a.npy", np.zeros((1, 28, 28), np.uint8))
+    assert main(["--model", str(tmp_path / "fixed.onnx"), str(tmp_path / "a.npy")]) == 2
+    err = capfd.readouterr().err  # onnxruntime's own log would go straight to the file descriptor
+    assert err.count("\n") == 1 and "fixed.onnx fails on a trial batch of 3 images" in err
+    with pytest.raises(ModelError, match="fails on a trial batch"):
+        onnx_predictor(tmp_path / "fixed.onnx")
+    onnx_model(tmp_path / "good.onnx")  # the builder itself makes a model that works
+    assert main(["--model", str(tmp_path / "good.onnx"), str(tmp_path / "a.npy")]) == 0

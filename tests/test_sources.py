@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from torchvision.datasets import FashionMNIST
@@ -11,6 +18,9 @@ from pixelsense import sources
 from pixelsense.sources import DataError, ensure_fashion_mnist, raw_dir
 
 NAMES = list(sources.SHA256)
+ROOT = Path(__file__).resolve().parents[1]
+# Root reads and writes through any permission bits: these cases run get_data.py as "nobody".
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
 
 
 def test_raw_files_in_place_are_used(fake_data):
@@ -71,3 +81,67 @@ def test_failed_download_is_one_clear_error(tmp_path, fake_digests, monkeypatch)
     monkeypatch.setattr(FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])
     with pytest.raises(DataError, match=r"download failed.*apt-get install dataset-fashion-mnist"):
         ensure_fashion_mnist(tmp_path / "data", download=True)
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder that an unprivileged user may enter (pytest's own tmp_path is root's alone)."""
+    if NOBODY and shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to run as another user")
+    folder = Path(tempfile.mkdtemp(prefix="pixelsense-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def get_data_unprivileged(data_dir: Path) -> tuple[int, str]:
+    """get_data.py on ``data_dir`` as a user without write or read rights there; (exit code, stderr)."""
+    script = ("import json, sys; from pixelsense import cli, sources; sources.SYSTEM_DIRS = []; "
+              "sources.SHA256 = json.loads(sys.argv[1]); "
+              "sys.exit(cli.get_data_main(['--data-dir', sys.argv[2], '--no-download']))")  # fmt: skip
+    args = [*NOBODY, sys.executable, "-c", script, json.dumps(sources.SHA256), str(data_dir)]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return done.returncode, done.stderr.strip()
+
+
+def write_gz(folder: Path, files: dict[str, bytes], mode: int = 0o644) -> None:
+    for name, content in files.items():
+        (folder / f"{name}.gz").write_bytes(gzip.compress(content))
+        (folder / f"{name}.gz").chmod(mode)
+
+
+@pytest.mark.parametrize("made", ["nothing", "raw"])
+def test_a_data_dir_that_cannot_be_written_is_named_and_the_gz_kept(shared_dir, fake_digests, made):
+    write_gz(shared_dir, fake_digests)
+    before = {p: p.read_bytes() for p in shared_dir.glob("*.gz")}
+    if made == "raw":
+        raw_dir(shared_dir).mkdir(parents=True, mode=0o755)
+    code, err = get_data_unprivileged(shared_dir)
+    blamed = shared_dir / "FashionMNIST" if made == "nothing" else raw_dir(shared_dir) / NAMES[0]
+    assert code == 2 and err.count("\n") == 0 and "Traceback" not in err, err
+    assert f"cannot write {blamed} (Permission denied); pass a --data-dir you can write to." in err
+    assert "delete" not in err  # the .gz files are good: they were only being read
+    assert {p: p.read_bytes() for p in shared_dir.glob("*.gz")} == before
+    assert not list(shared_dir.rglob("*.part"))
+
+
+@pytest.mark.parametrize("where", ["raw", "gz"])
+def test_a_file_that_cannot_be_read_is_named_not_called_corrupt(shared_dir, fake_digests, where):
+    if where == "gz":
+        shared_dir.chmod(0o777)  # the folder can be written: only the reading fails
+        write_gz(shared_dir, fake_digests, mode=0o600)
+        blamed = shared_dir / f"{NAMES[0]}.gz"
+    else:
+        raw = raw_dir(shared_dir)
+        raw.mkdir(parents=True)
+        for name, content in fake_digests.items():
+            (raw / name).write_bytes(content)
+            (raw / name).chmod(0o600)
+        blamed = raw / NAMES[0]
+    for folder in (shared_dir / "FashionMNIST", raw_dir(shared_dir)):
+        if folder.exists():
+            folder.chmod(0o755)
+    code, err = get_data_unprivileged(shared_dir)
+    assert code == 2 and err.count("\n") == 0 and "Traceback" not in err, err
+    assert f"cannot read {blamed} (Permission denied); check its permissions" in err
+    assert "delete" not in err and "corrupt" not in err

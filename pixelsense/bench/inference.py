@@ -16,7 +16,15 @@ IMAGES_PER_ROUND = 2048  # each round classifies about this many images, whateve
 def compare(ckpt: str | None, threads: int, rounds: int = 5) -> list[dict]:
     """Per batch size: img/s of eager torch and of onnxruntime, for the checkpoint's network (or a CNN of
     the default recipe with random weights: speed does not depend on the weights)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:
+        return _compare(ckpt, threads, rounds)
+    finally:
+        torch.set_num_threads(before)  # a caller's later work is not changed by a bench
+
+
+def _compare(ckpt: str | None, threads: int, rounds: int) -> list[dict]:
     torch.manual_seed(0)
     model = load_checkpoint(ckpt) if ckpt else Classifier(arch="cnn").eval()
     eager = Deployable(model.net).eval()

@@ -1,0 +1,132 @@
+"""Which files an inference run reads: files as given, folders searched, globs expanded, each file once, and
+without ever hanging: symbolic-link loops end, and FIFOs and devices are refused before anything opens them.
+What gives no file to read becomes a Failure (its source and one reason) and the others go on."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
+NO_IMAGES = "holds or matches no PNG, JPEG, BMP, GIF or TIFF images, IDX or .npy files"
+
+
+@dataclass(frozen=True)
+class Failure:
+    source: str
+    reason: str
+
+
+class NoInputs(Exception):
+    """Nothing to predict: no arguments, or none that names a file."""
+
+
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a plain file (missing, a broken link, a FIFO...), or None. Reading a
+    FIFO would wait forever for a writer, so special files are refused before anything opens them."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if path.is_symlink():
+            return f"is a broken symbolic link (to {os.readlink(path)})"
+        return "does not exist" if isinstance(err, FileNotFoundError) else f"cannot be read ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    return None if stat.S_ISREG(mode) else "is not a regular file (a FIFO, socket or device)"
+
+
+def _walk(top: Path, folders_too: bool = False) -> Iterator[Path | Failure]:
+    """Everything under the folder ``top``, each folder entered once (so symbolic-link loops end) and
+    yielded only with ``folders_too``; a folder that cannot be listed becomes a Failure."""
+    seen: set[tuple[int, int]] = set()
+    folders = [top]
+    while folders:
+        folder = folders.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                children = sorted((folder / e.name, e.is_dir()) for e in entries)
+        except OSError as err:
+            yield Failure(str(folder), f"cannot be listed ({err.strerror or err})")
+            continue
+        if folders_too and folder != top:
+            yield folder
+        folders += reversed([child for child, is_dir in children if is_dir])
+        yield from (child for child, is_dir in children if not is_dir)
+
+
+def _matches(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether a relative path matches glob components, ``**`` standing for any number of folders (as in
+    glob, wildcards skip hidden names)."""
+    if not pattern:
+        return not names
+    if pattern[0] == "**":
+        ends = range(len(names) + 1)
+        return any(_matches(names[i:], pattern[1:]) for i in ends if not _hidden(names[:i], ""))
+    return (bool(names) and not _hidden(names[:1], pattern[0]) and fnmatch.fnmatchcase(names[0], pattern[0])
+            and _matches(names[1:], pattern[1:]))  # fmt: skip
+
+
+def _hidden(names: tuple[str, ...], pattern: str) -> bool:
+    return any(n.startswith(".") for n in names) and not pattern.startswith(".")
+
+
+def _glob(pattern: str) -> list[Path | Failure]:
+    """``glob.glob(pattern, recursive=True)``, but ``**`` walks each folder once, so link loops end."""
+    parts = Path(pattern).parts
+    if "**" not in parts:
+        return sorted(Path(p) for p in glob.glob(pattern))
+    at = parts.index("**")
+    found: list[Path | Failure] = []
+    for base in sorted(map(Path, glob.glob(os.path.join(*parts[:at])) if at else [os.curdir])):
+        for p in _walk(base, folders_too=True) if base.is_dir() else ():
+            if isinstance(p, Failure) or _matches(p.relative_to(base).parts, parts[at:]):
+                found.append(p)
+    return found
+
+
+def _place(item: Path | Failure) -> Path:
+    return Path(item.source) if isinstance(item, Failure) else item
+
+
+def expand(args: Iterable[str]) -> list[Path | Failure]:
+    """Files to read, in order: files as given, folders searched recursively for images, globs expanded
+    (a folder a glob matches is searched too), each file once per argument. What gives no file to read
+    (missing, an empty folder or glob, a FIFO, a folder that cannot be listed) becomes a Failure."""
+    found: list[Path | Failure] = []
+    for arg in args:
+        path = Path(arg)
+        literal = path.exists() or path.is_symlink() or not glob.has_magic(arg)
+        items: list[Path | Failure] = []
+        for match in [path] if literal else _glob(arg):
+            if isinstance(match, Path) and match.is_dir():
+                items += [p for p in _walk(match) if isinstance(p, Failure) or kind_of(p) == "image"]
+            else:
+                items.append(match)
+        chosen: dict = {}  # links and loops can reach one file by several paths: keep the shortest
+        for item in items or [Failure(arg, NO_IMAGES)]:
+            problem = not_regular(item) if isinstance(item, Path) else None
+            item = Failure(str(item), problem) if problem else item
+            key = item if isinstance(item, Failure) else os.stat(item)[1:3]  # (inode, device)
+            if key not in chosen or len(_place(item).parts) < len(_place(chosen[key]).parts):
+                chosen[key] = item
+        found += sorted(chosen.values(), key=_place)
+    return found
+
+
+def kind_of(path: Path) -> str:
+    """How an input file is read: "npy", "idx", "image", or "" for none of these."""
+    name = path.name.lower()
+    if name.endswith(".npy"):
+        return "npy"
+    if "idx3" in name or name.endswith((".idx", ".idx.gz")):
+        return "idx"
+    return "image" if path.suffix.lower() in IMAGE_SUFFIXES else ""

@@ -1,0 +1,74 @@
+"""fit.py's own entry point, SIGKILLed at a chosen moment, as a crash or the kernel's OOM killer would do it.
+
+python tests/killed_fit.py step EPOCH BATCH SIGNAL FIT_ARGS...   # SIGKILL (or SIGTERM, SIGINT) after that step
+python tests/killed_fit.py write N FIT_ARGS...            # killed half-way through writing checkpoint N
+python tests/killed_fit.py run FIT_ARGS...                # not killed at all (for runs as another user)
+
+The data folder given by --data-dir is accepted as Fashion-MNIST whatever it holds (fake test data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from pytorch_lightning.callbacks import Callback
+
+from pixelsense import cli, sources, train
+
+
+def die(signum: int = signal.SIGKILL) -> None:
+    os.kill(os.getpid(), signum)
+
+
+class KillAfterStep(Callback):
+    def __init__(self, epoch: int, batch: int, signum: int) -> None:
+        self.epoch, self.batch, self.signum = epoch, batch, signum
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            die(self.signum)
+
+
+def kill_in_write(n: int) -> None:
+    """The n-th checkpoint write (1-based) puts half the file on disk and is killed there."""
+    real, calls = Path.write_bytes, []
+
+    def write_bytes(self: Path, data) -> int:
+        calls.append(self)
+        if len(calls) < n:
+            return real(self, data)
+        with open(self, "wb") as out:
+            out.write(bytes(data)[: len(data) // 2])
+            out.flush()
+            os.fsync(out.fileno())
+        die()
+
+    Path.write_bytes = write_bytes
+
+
+def accept_whatever_is_in(data_dir: str) -> None:
+    raw = sources.raw_dir(data_dir)
+    sources.SHA256 = {name: hashlib.sha256((raw / name).read_bytes()).hexdigest() for name in sources.SHA256}
+    sources.SYSTEM_DIRS = []
+
+
+def main(argv: list[str]) -> int:
+    mode, argv = argv[0], argv[1:]
+    if mode == "step":
+        killer = KillAfterStep(int(argv[0]), int(argv[1]), signal.Signals[f"SIG{argv[2]}"])
+        argv = argv[3:]
+        make = train.make_trainer
+        train.make_trainer = lambda cfg, logger, extra=(): make(cfg, logger, [*extra, killer])
+    elif mode == "write":
+        kill_in_write(int(argv[0]))
+        argv = argv[1:]
+    accept_whatever_is_in(argv[argv.index("--data-dir") + 1])
+    return cli.fit_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,108 @@
+"""pixelsense.files: whole-or-nothing writes, result folders replaced as one change, the folder lock."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pixelsense.files import Busy, atomic_files, atomic_path, exclusive
+
+
+def test_a_failed_write_names_the_real_file_and_leaves_the_old_one(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(OSError) as caught, atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["out.csv"]
+
+
+def test_a_write_that_came_to_nothing_leaves_no_new_folders(tmp_path):
+    target = tmp_path / "new" / "deeper" / "out.csv"
+    with pytest.raises(ValueError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise ValueError("every input failed")
+    assert os.listdir(tmp_path) == []
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole"
+
+
+def _results(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_results_folder_is_replaced_whole(tmp_path):
+    out = tmp_path / "report"
+    (out / "figs").mkdir(parents=True)
+    for name in ("a.md", "figs/b.png", "mine.txt"):
+        (out / name).write_text(f"old {name}")
+    with atomic_files(out) as tmp:
+        (tmp / "figs").mkdir()
+        for name in ("a.md", "figs/b.png", "new.json"):
+            (tmp / name).write_text(f"new {name}")
+    assert _results(out) == {"a.md": "new a.md", "figs/b.png": "new figs/b.png", "mine.txt": "old mine.txt",
+                             "new.json": "new new.json"}  # fmt: skip
+    assert os.listdir(tmp_path) == ["report"]  # no temporary folder left
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_when_one_file_cannot_be_replaced_none_is(tmp_path, monkeypatch, fail_at):
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in ("a.md", "b.png", "c.json"):
+        (out / name).write_text(f"old {name}")
+    before = _results(out)
+    real, calls = Path.replace, []
+
+    def replace(self, target):
+        if Path(target).parent == out:  # a new file moving into the folder
+            calls.append(target)
+            if len(calls) == fail_at:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    with pytest.raises(OSError) as caught, atomic_files(out) as tmp:
+        for name in ("a.md", "b.png", "c.json", "d.txt"):
+            (tmp / name).write_text(f"new {name}")
+    assert caught.value.filename == str(out / ("a.md", "b.png", "c.json")[fail_at - 1])
+    assert _results(out) == before  # the old files, all of them, and no new one
+    assert os.listdir(tmp_path) == ["report"]
+
+
+def test_a_file_where_a_folder_must_go_is_refused_before_anything_moves(tmp_path):
+    out = tmp_path / "report"
+    (out / "a.md").mkdir(parents=True)
+    (out / "b.png").write_text("old")
+    with pytest.raises(IsADirectoryError), atomic_files(out) as tmp:
+        (tmp / "a.md").write_text("new")
+        (tmp / "b.png").write_text("new")
+    assert (out / "b.png").read_text() == "old"
+
+
+def test_the_lock_refuses_a_second_holder_and_dies_with_the_first(tmp_path):
+    folder = tmp_path / "ck"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pixelsense.files import exclusive\n"
+         "with exclusive(sys.argv[1], '--checkpoint-dir'):\n print('held', flush=True); time.sleep(600)",
+         str(folder)], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Busy, match=r"in use by another run.*pick another --checkpoint-dir"):  # noqa: SIM117
+            with exclusive(folder, "--checkpoint-dir"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    (folder / ".last.ckpt.99999.part").write_bytes(b"half a checkpoint")
+    with exclusive(folder, "--checkpoint-dir"):  # a killed holder blocks no one, and its leftovers go
+        assert list(folder.iterdir()) == []

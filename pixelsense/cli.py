@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from pathlib import Path
@@ -23,10 +22,9 @@ def _error(script: str, message: str) -> int:
 
 
 def _write_error(script: str, err: OSError, option: str) -> int:
-    where = err.filename or f"the {option}"
-    if err.errno == errno.ENOSPC:
-        return _error(script, f"{where}: the disk is full; free some space or pick another {option}.")
-    return _error(script, f"{where}: {err.strerror or err}; pick another {option}.")
+    from pixelsense.files import cannot_write
+
+    return _error(script, cannot_write(err, option))
 
 
 def fit_main(argv: list[str] | None = None) -> int:

@@ -99,6 +99,14 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def cannot_write(err: OSError, option: str) -> str:
+    """One sentence for an OSError met while writing where ``option`` points: what, where, and what to do."""
+    where = err.filename or f"the {option}"
+    if err.errno == errno.ENOSPC:
+        return f"{where}: the disk is full; free some space or pick another {option}."
+    return f"{where}: {err.strerror or err}; pick another {option}."
+
+
 class Busy(Exception):
     """Another process is writing into the folder; the message says which and what to do."""
 

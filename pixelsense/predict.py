@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
-from pixelsense.files import OutputIsInput, atomic_path, check_not_input, file_in_the_way
+from pixelsense.files import OutputIsInput, atomic_path, cannot_write, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
 from pixelsense.labels import LabelError, load_labels
 from pixelsense.paths import Failure, NoInputs, expand, not_regular
@@ -287,8 +287,7 @@ def _refusing(args: argparse.Namespace) -> int:
     except (ModelError, NoInputs, LabelError, OutputIsInput, OutputError, NothingPredicted) as err:
         print(f"predict.py: error: {err}", file=sys.stderr)
     except OSError as err:  # writing --output (its folder cannot be made, the disk is full...)
-        print(f"predict.py: error: {err.filename or args.output}: {err.strerror or err}; check --output.",
-              file=sys.stderr)  # fmt: skip
+        print(f"predict.py: error: {cannot_write(err, '--output')}", file=sys.stderr)
     return 2
 
 

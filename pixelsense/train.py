@@ -97,7 +97,8 @@ def _resume_path(cfg: FitConfig) -> str | None:
             f"{last} was trained with --permute-pixels {saved.get('permute_pixels')}, not "
             f"{cfg.permute_pixels}; resume with the same --permute-pixels."
         )
-    if done >= cfg.epochs:
+    # A run stopped after its last epoch but before its report (metrics.json, written last) is finished.
+    if done > cfg.epochs or (done == cfg.epochs and (Path(cfg.checkpoint_dir) / "metrics.json").is_file()):
         raise ResumeError(
             f"{last} has already trained {done} epochs; pass --epochs above {done} to continue."
         )
@@ -221,14 +222,15 @@ def _save(cfg: FitConfig, logger, metrics: dict, model: Classifier, data: Fashio
     logger.log_hyperparams(metrics["config"], final)
     # Written after fit: before it, Lightning would warn that the checkpoint folder is not empty.
     write_text_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
-    write_text_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
-    print(f"pixelsense: wrote {Path(cfg.checkpoint_dir) / 'metrics.json'}", flush=True)
     if cfg.export:
         from pixelsense.export import describe, export
 
         onnx_path = Path(cfg.checkpoint_dir) / "model.onnx"
         diffs = export(model, onnx_path, data.test_set.images, metrics["test_accuracy"])
         print(f"pixelsense: wrote {onnx_path}; {describe(diffs)}", flush=True)
+    # Last: its presence says the run is complete (--resume and runs.py go by it).
+    write_text_atomic(Path(cfg.checkpoint_dir) / "metrics.json", json.dumps(metrics, indent=2))
+    print(f"pixelsense: wrote {Path(cfg.checkpoint_dir) / 'metrics.json'}", flush=True)
 
 
 def summary_table(metrics: dict) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from badinput import Bad
+from badinput import Bad, full_disk, unmount
 from conftest import idx_bytes
 from PIL import Image
 
@@ -213,7 +213,11 @@ ROWS: list[Bad] = [
     bad("output-inside-a-file", (GOOD, "--output", "{tmp}/note.txt/out.csv"), 2,
         r"note\.txt is a file, not a folder", write("note.txt", "a note")),
     bad("output-where-even-root-cannot-write", (GOOD, "--output", "/proc/pixelsense.csv"), 2,
-        r"error: /proc/pixelsense\.csv: .*; check --output"),  # the name given, not the temporary one
+        r"error: /proc/pixelsense\.csv: .*; pick another --output"),  # the name given, not the temporary one
+    Bad("predict-output-on-a-full-disk", "predict", ("--model", "{model}", "{tmp}/many.npy", "--output",
+        "{tmp}/full/out.csv"), 2, r"full/out\.csv: the disk is full; free some space or pick another --output",
+        both(write("many.npy", np.zeros((2000, 28, 28), np.uint8)), full_disk("full", "16k")),
+        teardown=unmount("full")),
     # Labels: checked whole before anything is predicted.
     bad("labels-truncated-gz", (GOOD, "--labels", "{tmp}/l.csv.gz", *OUT), 2, r"truncated or damaged \.gz",
         write("l.csv.gz", gzip.compress(LABELS.encode() * 50)[:-30])),

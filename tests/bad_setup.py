@@ -7,12 +7,11 @@ import gzip
 import json
 import os
 import pickle
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import torch
-from badinput import Bad
+from badinput import Bad, full_disk, unmount
 from conftest import fake_files
 
 # fit.py rows are refused before training; were one to pass, it would be one quick batch.
@@ -81,29 +80,11 @@ def _gz(name: str, content: bytes | None = None, cut: int | None = None):
     return setup
 
 
-def _mount(folder: str, size: str):
-    """A tmpfs of ``size`` at tmp/folder: a real full disk (root only; the row skips elsewhere)."""
-
-    def setup(tmp: Path) -> None:
-        (tmp / folder).mkdir(parents=True)
-        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(tmp / folder)]
-        if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
-            import pytest
-
-            pytest.skip("making a full disk needs root and tmpfs")
-
-    return setup
-
-
-def _unmount(folder: str):
-    return lambda tmp: subprocess.run(["umount", str(tmp / folder)], capture_output=True)
-
-
 def _full_raw(tmp: Path) -> None:
     """The four .gz files in tmp/d, and a 64 KB disk where they are decompressed to."""
     for name in fake_files():
         _gz(name)(tmp)
-    _mount("d/FashionMNIST/raw", "64k")(tmp)
+    full_disk("d/FashionMNIST/raw", "64k")(tmp)
 
 
 ROWS: list[Bad] = [
@@ -175,7 +156,7 @@ ROWS: list[Bad] = [
         _file("d/FashionMNIST/raw/train-images-idx3-ubyte")),
     Bad("get-data-full-disk", "get_data", GET, 2,
         r"the disk is full: .*raw/train-images-idx3-ubyte cannot be written.*free some space", _full_raw,
-        teardown=_unmount("d/FashionMNIST/raw")),
+        teardown=unmount("d/FashionMNIST/raw")),
     # export.py: --out
     Bad("export-out-is-the-ckpt", "export", ("--ckpt", "{ckpt}", "--out", "{ckpt}"), 2,
         r"--out .*\.ckpt is the --ckpt checkpoint; .*choose another --out"),
@@ -190,8 +171,8 @@ ROWS: list[Bad] = [
     Bad("export-out-under-a-file", "export", (*EXPORT[:3], "{tmp}/f/m.onnx"), 2,
         r"f/m.onnx cannot be written: .*/f is a file, not a folder", _file("f")),
     Bad("export-full-disk", "export", (*EXPORT[:3], "{tmp}/full/m.onnx", *EXPORT[4:]), 2,
-        r"full/m.onnx: the disk is full; free some space or pick another --out", _mount("full", "16k"),
-        teardown=_unmount("full")),
+        r"full/m.onnx: the disk is full; free some space or pick another --out", full_disk("full", "16k"),
+        teardown=unmount("full")),
     # export.py: checkpoints that pass a first look
     Bad("export-ckpt-missing", "export", ("--ckpt", "{tmp}/none.ckpt", *EXPORT[2:]), 2, r"none.ckpt does not exist"),
     Bad("export-ckpt-a-folder", "export", ("--ckpt", "{tmp}/c.ckpt", *EXPORT[2:]), 2,

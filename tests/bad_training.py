@@ -5,11 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import torch
-from badinput import Bad
+from badinput import Bad, full_disk, unmount
 
 FIT = ("--data-dir", "{data}", "--no-download", "--accelerator", "cpu", "--logdir", "{tmp}/runs",
        "--model", "ann", "--hidden", "16")  # fmt: skip
@@ -40,6 +39,12 @@ def _last(change=None):
     return setup
 
 
+def _finished(tmp: Path) -> None:
+    """A complete run: every epoch in last.ckpt, and its report (metrics.json, written last)."""
+    _last()(tmp)
+    (tmp / "ck" / "metrics.json").write_text("{}")
+
+
 def _lock(tmp: Path) -> None:
     (tmp / "ck").mkdir()
     fd = os.open(tmp / "ck", os.O_RDONLY)
@@ -50,20 +55,6 @@ def _lock(tmp: Path) -> None:
 def _unlock(tmp: Path) -> None:
     while HELD:
         os.close(HELD.pop())
-
-
-def _full_disk(tmp: Path) -> None:
-    """A 160 KB tmpfs as --checkpoint-dir: the run starts, and its first checkpoint does not fit."""
-    (tmp / "full").mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs",
-                                            str(tmp / "full")], capture_output=True).returncode:  # fmt: skip
-        import pytest
-
-        pytest.skip("making a full disk needs root and tmpfs")
-
-
-def _unmount(tmp: Path) -> None:
-    subprocess.run(["umount", str(tmp / "full")], capture_output=True)
 
 
 def _without(key: str):
@@ -81,8 +72,8 @@ ROWS: list[Bad] = [
     Bad("fit-two-runs-into-one-checkpoint-dir", "fit", (*FIT, *INTO, "--epochs", "1"), 2,
         r"ck is in use by another run.*pick another --checkpoint-dir", _lock, teardown=_unlock),
     Bad("fit-full-disk", "fit", (*FIT, "--epochs", "1", "--no-export", "--checkpoint-dir", "{tmp}/full/ck",
-        "--hidden", "256"), 2, r"full/ck/.*\.ckpt: the disk is full; free some space", _full_disk,
-        teardown=_unmount),
+        "--hidden", "256"), 2, r"full/ck/.*\.ckpt: the disk is full; free some space", full_disk("full", "160k"),
+        teardown=unmount("full")),
     # fit.py: --resume
     Bad("fit-resume-nothing", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
         r"nothing to resume: .*last.ckpt does not exist"),
@@ -99,7 +90,7 @@ ROWS: list[Bad] = [
     Bad("fit-resume-other-widths", "fit", (*FIT[:-1], "32", *INTO, "--epochs", "2", "--resume"), 2,
         r"was trained with --hidden \(16,\), not \(32,\)", _last()),
     Bad("fit-resume-already-finished", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
-        r"has already trained 1 epochs; pass --epochs above 1", _last()),
+        r"has already trained 1 epochs; pass --epochs above 1", _finished),
     Bad("fit-resume-a-folder", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
         r"nothing to resume", lambda tmp: (tmp / "ck" / "last.ckpt").mkdir(parents=True)),
     # fit.py: data

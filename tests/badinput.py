@@ -4,7 +4,9 @@ no traceback, and nothing on disk damaged."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,3 +61,21 @@ def check(row: Bad, code: int, err: str, before: dict[Path, str], after: dict[Pa
             assert after.get(path) == digest, f"{path} was changed or removed"
     leftovers = [p for p in after if p.name.endswith(".part")]
     assert not leftovers, f"partial files left: {leftovers}"
+
+
+def full_disk(folder: str, size: str):
+    """A tmpfs of ``size`` at tmp/folder: a real full disk (root only; the row skips elsewhere)."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / folder).mkdir(parents=True)
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(tmp / folder)]
+        if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+            import pytest
+
+            pytest.skip("making a full disk needs root and tmpfs")
+
+    return setup
+
+
+def unmount(folder: str):
+    return lambda tmp: subprocess.run(["umount", str(tmp / folder)], capture_output=True)

@@ -2,6 +2,7 @@
 
 python tests/killed_fit.py step EPOCH BATCH SIGNAL FIT_ARGS...   # SIGKILL (or SIGTERM, SIGINT) after that step
 python tests/killed_fit.py write N FIT_ARGS...            # killed half-way through writing checkpoint N
+python tests/killed_fit.py test FIT_ARGS...               # SIGKILLed as the training ends, before the test
 python tests/killed_fit.py run FIT_ARGS...                # not killed at all (for runs as another user)
 
 The data folder given by --data-dir is accepted as Fashion-MNIST whatever it holds (fake test data).
@@ -33,6 +34,11 @@ class KillAfterStep(Callback):
             die(self.signum)
 
 
+class KillAtTest(Callback):
+    def on_test_start(self, trainer, pl_module) -> None:
+        die()
+
+
 def kill_in_write(n: int) -> None:
     """The n-th checkpoint write (1-based) puts half the file on disk and is killed there."""
     real, calls = Path.write_bytes, []
@@ -58,9 +64,12 @@ def accept_whatever_is_in(data_dir: str) -> None:
 
 def main(argv: list[str]) -> int:
     mode, argv = argv[0], argv[1:]
-    if mode == "step":
-        killer = KillAfterStep(int(argv[0]), int(argv[1]), signal.Signals[f"SIG{argv[2]}"])
-        argv = argv[3:]
+    if mode in ("step", "test"):
+        if mode == "step":
+            killer = KillAfterStep(int(argv[0]), int(argv[1]), signal.Signals[f"SIG{argv[2]}"])
+            argv = argv[3:]
+        else:
+            killer = KillAtTest()
         make = train.make_trainer
         train.make_trainer = lambda cfg, logger, extra=(): make(cfg, logger, [*extra, killer])
     elif mode == "write":

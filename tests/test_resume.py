@@ -110,6 +110,17 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_last_good_one(tmp_path, f
     same_run(out, reference)
 
 
+def test_sigkill_after_the_last_epoch_then_resume_writes_the_report(tmp_path, fake, reference):
+    out = tmp_path / "killed"
+    crash = killed_fit("test", *args(fake, out))  # every epoch done, the test and the report not
+    assert crash.returncode == KILLED, crash.stderr[-2000:]
+    assert (out / "ck" / "last.ckpt").is_file() and not (out / "ck" / "metrics.json").exists()
+    resumed(fake, out)
+    same_run(out, reference)
+    again = killed_fit("run", *args(fake, out), "--resume")  # now it is complete: nothing to resume
+    assert again.returncode == 2 and "has already trained 3 epochs" in again.stderr
+
+
 @pytest.mark.parametrize("name", ["TERM", "INT"])
 def test_sigterm_or_ctrl_c_is_one_line_exit_130_and_resumes_exactly(tmp_path, fake, reference, name):
     out = tmp_path / "stopped"

@@ -22,17 +22,17 @@ SPEED_BATCH = 256  # onnxruntime throughput is measured at this batch size over 
 def check_checkpoints(ckpts: dict[str, list[str]]) -> None:
     """Refuse, before any work, a file that is not a checkpoint of the model it was given for, or the
     same checkpoint twice (it would count as two seeds)."""
-    from pixelsense.export import ExportError, load_checkpoint
+    from pixelsense.checkpoints import CheckpointError, load_checkpoint
 
     seen: set[Path] = set()
     for model, paths in ckpts.items():
         for path in paths:
             arch = load_checkpoint(path).hparams.arch
             if arch != model:
-                raise ExportError(f"{path} holds the {arch.upper()}, but was given to --{model}; pass "
-                                  f"{model.upper()} checkpoints to --{model}.")  # fmt: skip
+                raise CheckpointError(f"{path} holds the {arch.upper()}, but was given to --{model}; pass "
+                                      f"{model.upper()} checkpoints to --{model}.")  # fmt: skip
             if Path(path).resolve() in seen:
-                raise ExportError(f"{path} is given twice; each run counts once.")
+                raise CheckpointError(f"{path} is given twice; each run counts once.")
             seen.add(Path(path).resolve())
 
 
@@ -54,8 +54,8 @@ def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
 def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, threads: int) -> dict:
     """Each checkpoint's report on the test set with its training time and configuration, the model's
     onnxruntime throughput, and the summary over the runs."""
+    from pixelsense.checkpoints import load_checkpoint, run_card
     from pixelsense.evaluate import torch_predictor
-    from pixelsense.export import load_checkpoint, run_card
 
     runs = []
     for ckpt in ckpts:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelsense.constants import ARCHS, SCHEDULES
+from pixelsense.errors import PixelsenseError
 
 # The default recipe of each model on each kind of device; the README's results come from these exact
 # values (the CPU ones). A GPU step costs about the same for 256 images as for 1024, so the GPU recipes
@@ -119,7 +120,7 @@ def _names() -> list[str]:
     return [f.name for f in dataclasses.fields(FitConfig)]
 
 
-class ConfigError(Exception):
+class ConfigError(PixelsenseError):
     """A configuration file that cannot be used; the message says why."""
 
 

@@ -17,7 +17,7 @@ import pytorch_lightning as pl
 import torch
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
-from pixelsense.sources import ensure_fashion_mnist
+from pixelsense.sources import DataError, ensure_fashion_mnist
 
 __all__ = ["CLASSES", "IMAGE_SIZE", "MEAN", "STD", "FashionMNISTDataModule", "augment", "normalize"]
 
@@ -230,3 +230,17 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         if augment:
             return normalize(images, self.hparams.flip, self.hparams.translate)
         return normalize(images)
+
+
+def official_test_set(
+    data_dir: str | os.PathLike, download: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The verified official test set: uint8 images ``[10000, 28, 28]`` and their labels."""
+    from torchvision.datasets import FashionMNIST
+
+    try:
+        ensure_fashion_mnist(data_dir, download=download)
+        test = FashionMNIST(str(data_dir), train=False)
+    except OSError as err:  # a --data-dir that cannot be read or made
+        raise DataError(f"{err.filename or data_dir}: {err.strerror or err}; check --data-dir.") from None
+    return test.data, test.targets

@@ -21,23 +21,9 @@ FILES = ("report.json", "report.md", "confusion_matrix.png", "misclassified.png"
 Predictor = Callable[[Tensor], Tensor]  # uint8 images [N, 28, 28] → class probabilities [N, 10]
 
 
-def official_test_set(data_dir: str | os.PathLike, download: bool = False) -> tuple[Tensor, Tensor]:
-    """The verified official test set: uint8 images ``[10000, 28, 28]`` and their labels."""
-    from torchvision.datasets import FashionMNIST
-
-    from pixelsense.sources import DataError, ensure_fashion_mnist
-
-    try:
-        ensure_fashion_mnist(data_dir, download=download)
-        test = FashionMNIST(str(data_dir), train=False)
-    except OSError as err:  # a --data-dir that cannot be read or made
-        raise DataError(f"{err.filename or data_dir}: {err.strerror or err}; check --data-dir.") from None
-    return test.data, test.targets
-
-
 def checkpoint_predictor(ckpt: str | os.PathLike) -> Predictor:
     """A pixelsense checkpoint, loaded (or refused) now, run with torch."""
-    from pixelsense.export import load_checkpoint
+    from pixelsense.checkpoints import load_checkpoint
 
     return torch_predictor(load_checkpoint(ckpt))
 
@@ -88,12 +74,13 @@ def write_evaluation(probabilities: Tensor, labels: Tensor, images: Tensor, out_
     from pixelsense.plots import confusion_matrix_figure, misclassified_figure, save_png
 
     report = {"model": name, "images": len(labels), **classification_report(probabilities, labels)}
-    mistakes = ConfidentMistakes()
-    mistakes.update(images, labels, probabilities, torch.arange(len(labels)))
+    found = ConfidentMistakes()
+    found.update(images, labels, probabilities, torch.arange(len(labels)))
+    mistakes = found.compute()
     title = f"{name}: the {len(mistakes.true)} most confident mistakes (true → predicted, confidence)"
     report["most_confident_mistakes"] = [  # index: the image's position in the test set
         {"index": i, "true": CLASSES[t], "predicted": CLASSES[p], "confidence": round(c, 4)}
-        for _, t, p, c, i in zip(*(part.tolist() for part in mistakes.state()), strict=True)
+        for _, t, p, c, i in zip(*(part.tolist() for part in mistakes), strict=True)
     ]
     markdown = as_markdown(report, title=f"{name} on the Fashion-MNIST test set ({len(labels):,} images)")
     markdown += (
@@ -102,7 +89,7 @@ def write_evaluation(probabilities: Tensor, labels: Tensor, images: Tensor, out_
     with atomic_files(out_dir) as tmp:  # all four files, or none
         save_png(confusion_matrix_figure(report["confusion_matrix"], title=f"{name}: official test set"),
                  tmp / "confusion_matrix.png")  # fmt: skip
-        save_png(misclassified_figure(*mistakes.state()[:4], title=title), tmp / "misclassified.png")
+        save_png(misclassified_figure(*mistakes[:4], title=title), tmp / "misclassified.png")
         (tmp / "report.md").write_text(markdown)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
     return report

@@ -207,7 +207,7 @@ def analyse(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads
             ) -> tuple[dict, dict]:  # fmt: skip
     """Measure the trained runs on the test set (uint8 ``images``, ``labels``). Returns why.json's numbers
     (all but the conclusion and the command) and what the figures draw."""
-    from pixelsense.export import load_checkpoint
+    from pixelsense.checkpoints import load_checkpoint
 
     accuracy = {name: _stats([m["test_accuracy"] for m in ms]) for name, ms in runs.items()}
     log(f"measuring {', '.join(SHIFT_CURVES)} on the test set shifted by up to {PIXELS[-1]} pixels")
@@ -268,7 +268,7 @@ def explain(seeds: int, out_dir: str | os.PathLike, data_dir: str = "data", down
             command: str = "python scripts/explain.py", log=print) -> dict:  # fmt: skip
     """Train what is missing, measure, and write FILES; returns why.json's content. With ``quick`` all of
     it, runs and files, goes to ``<out_dir>/quick/``: a quick report never replaces a real one."""
-    from pixelsense.evaluate import official_test_set
+    from pixelsense.data import official_test_set
     from pixelsense.why_report import conclusion
 
     images, labels = official_test_set(data_dir, download)  # missing data stops here, before any training

@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from pixelsense import __version__
-from pixelsense.constants import ARCHS, CLASSES, IMAGE_SIZE, MEAN, STD
+from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
 from pixelsense.data import normalize
+from pixelsense.errors import PixelsenseError
 from pixelsense.files import atomic_path
 
 OPSET = 18
@@ -24,7 +25,7 @@ PARITY_BATCHES = (1, 7, 256)  # batch sizes checked against the torch model
 MAX_PROB_DIFF = 1e-5  # largest |Δprobability| an export may show against its checkpoint
 
 
-class ExportError(Exception):
+class ExportError(PixelsenseError):
     """The checkpoint cannot be exported, or the export does not match it; the message says which."""
 
 
@@ -38,57 +39,6 @@ class Deployable(nn.Module):
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         logits = self.net(normalize(images))
         return logits, logits.softmax(dim=-1)
-
-
-def load_checkpoint(path: str | os.PathLike):
-    """The Classifier in a pixelsense checkpoint (weights_only loading), in eval mode; ExportError for a file
-    that is not one, before anything is built from it."""
-    from pixelsense.module import Classifier
-
-    path, redo = Path(path), "pass a .ckpt written by scripts/fit.py"
-    if path.is_dir():
-        raise ExportError(f"{path} is a folder, not a checkpoint; {redo}.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ExportError(f"{path} does not exist; {redo}.") from None
-    except Exception as err:  # unpickling reports bad files in many ways
-        raise ExportError(f"{path} cannot be read as a checkpoint ({type(err).__name__}); {redo}.") from None
-    hparams = state.get("hyper_parameters") if isinstance(state, dict) else None
-    if not isinstance(hparams, dict) or hparams.get("arch") not in ARCHS:
-        raise ExportError(f"{path} is not a pixelsense checkpoint (no ANN/CNN hyperparameters); {redo}.")
-    if not isinstance(state.get("state_dict"), dict):
-        raise ExportError(f"{path} holds no weights (no state_dict); {redo}.")
-    problems = _hparam_problems(hparams, Classifier)
-    if problems:
-        raise ExportError(f"{path} has hyperparameters no network can be built from ({'; '.join(problems)}); "
-                          f"{redo}.")  # fmt: skip
-    try:
-        return Classifier.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:  # weights that do not fit the network
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        reason = next((line for line in lines if not line.endswith(":")), type(err).__name__)[:200]
-        raise ExportError(f"{path} does not load as a pixelsense model ({reason}); {redo}.") from None
-
-
-def _hparam_problems(hparams: dict, classifier) -> list[str]:
-    """What is wrong with a checkpoint's hyperparameters, read as the Classifier's typed ``__init__`` reads
-    them (a missing one takes its default): types first, then the ranges fit.py allows, size included."""
-    import inspect
-
-    from pixelsense.checks import network_problems, type_problem
-
-    params = inspect.signature(classifier.__init__).parameters
-    values = {name: hparams.get(name, p.default) for name, p in params.items() if name != "self"}
-    problems = [
-        f"{name} must be {expected}, not {str(value)[:40]}"
-        for name, value in values.items()
-        if (expected := type_problem(value, params[name].annotation))
-    ]
-    if problems:
-        return problems
-    network = [values[k] for k in ("arch", "channels", "hidden", "dropout", "schedule", "permute_pixels")]
-    return network_problems(*network, flag=lambda name: name.replace("model", "arch"))
 
 
 def _metadata(hparams, test_accuracy: float | None) -> dict[str, str]:
@@ -194,20 +144,3 @@ def ort_session(model, images: Tensor, threads: int):
 def describe(diffs: dict[int, float]) -> str:
     shown = ", ".join(f"batch {size}: {diff:.1e}" for size, diff in diffs.items())
     return f"verified: onnxruntime vs torch, max |Δprobability| {shown}"
-
-
-def run_card(ckpt: str | os.PathLike) -> dict:
-    """What fit.py recorded about the run that wrote ``ckpt`` (the metrics.json beside it, when it names
-    this checkpoint as its best), else {}."""
-    ckpt = Path(ckpt)
-    try:
-        metrics = json.loads((ckpt.parent / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    named = isinstance(metrics, dict) and Path(str(metrics.get("best_checkpoint", ""))).name == ckpt.name
-    return metrics if named else {}
-
-
-def card_accuracy(ckpt: str | os.PathLike) -> float | None:
-    """The test accuracy that fit.py recorded for this checkpoint, if any."""
-    return run_card(ckpt).get("test_accuracy")

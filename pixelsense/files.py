@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pixelsense.errors import PixelsenseError
+
 
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
@@ -107,7 +109,7 @@ def cannot_write(err: OSError, option: str) -> str:
     return f"{where}: {err.strerror or err}; pick another {option}."
 
 
-class Busy(Exception):
+class Busy(PixelsenseError):
     """Another process is writing into the folder; the message says which and what to do."""
 
 
@@ -155,7 +157,7 @@ def check_writable(folder: str | os.PathLike) -> None:
         raise OSError(err.errno, err.strerror, str(folder)) from None
 
 
-class OutputIsInput(ValueError):
+class OutputIsInput(PixelsenseError):
     """An output path names a file the command also reads; the message says which and what to do."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.constants import NUM_CLASSES
+from pixelsense.errors import PixelsenseError
 from pixelsense.inputs import npy_header
 from pixelsense.paths import not_regular
 
@@ -19,7 +20,7 @@ IDX_LABELS = b"\x00\x00\x08\x01"  # the magic number of an IDX file of uint8 lab
 WHAT = "IDX labels (.gz too), a .npy of class indices, or a CSV file,label"
 
 
-class LabelError(Exception):
+class LabelError(PixelsenseError):
     """The --labels file cannot be used; the message says why."""
 
 

@@ -18,7 +18,7 @@ from torchmetrics.classification import (
 
 from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
 from pixelsense.nets import ANN, CNN, PixelPermutation
-from pixelsense.report import ConfidentMistakes, assemble
+from pixelsense.report import ConfidentMistakes, Mistakes, assemble
 
 
 def build_net(
@@ -114,7 +114,7 @@ class Classifier(pl.LightningModule):
         self.test_confusion = MulticlassConfusionMatrix(NUM_CLASSES, validate_args=False)
         self.test_per_class = _scores("", average=None)
         self.test_mistakes = ConfidentMistakes()
-        self.shown_mistakes: ConfidentMistakes | None = None  # what the last test run drew
+        self.shown_mistakes: Mistakes | None = None  # what the last test run drew
         self.test_report: dict | None = None  # filled at the end of a test run
 
     def __setattr__(self, name: str, value) -> None:
@@ -185,17 +185,17 @@ class Classifier(pl.LightningModule):
         self._log_epoch("test")
         matrix = self.test_confusion.compute()
         self.test_report = assemble(self.test_per_class.compute(), matrix)
-        mistakes = self.shown_mistakes = self._gathered_mistakes()
+        mistakes = self.shown_mistakes = self.test_mistakes.compute()  # every rank's, merged
         self.test_confusion.reset()
         self.test_per_class.reset()
-        self.test_mistakes = ConfidentMistakes()  # a fresh one: `mistakes` may be the old
+        self.test_mistakes.reset()
         if self._trainer is not None and self.trainer.is_global_zero:
             from pixelsense.plots import confusion_matrix_figure, log_figure, misclassified_figure
 
             step = self.current_epoch
             matrix_picture = confusion_matrix_figure(matrix, title="test")
             log_figure(self.logger, "test/confusion_matrix", matrix_picture, step)
-            picture = misclassified_figure(*mistakes.state()[:4], title="most confident test mistakes")
+            picture = misclassified_figure(*mistakes[:4], title="most confident test mistakes")
             log_figure(self.logger, "test/misclassified", picture, step)
 
     def _log_epoch(self, stage: str) -> None:
@@ -213,20 +213,6 @@ class Classifier(pl.LightningModule):
         """Whether this is the run's final epoch (its figures are drawn once, at the end: a figure costs
         about half a second, more than a whole epoch of the ANN on a GPU)."""
         return self.current_epoch + 1 >= self.trainer.max_epochs or self.trainer.should_stop
-
-    def _gathered_mistakes(self) -> ConfidentMistakes:
-        """Every rank's most confident mistakes, merged (each rank sends exactly k, padded)."""
-        mine = self.test_mistakes
-        if self._trainer is None or self.trainer.world_size == 1:
-            return mine
-        k, have = mine.k, len(mine.confidence)
-        padded = [torch.cat([t, t.new_zeros((k - have, *t.shape[1:]))]) for t in mine.state()]
-        padded[3][have:] = -1.0  # padding is never chosen over a real mistake
-        merged = ConfidentMistakes(k)
-        gathered = [t.flatten(0, 1) for t in self.all_gather([p.to(self.device) for p in padded])]
-        real = gathered[3] >= 0
-        merged.merge(*(t[real] for t in gathered))
-        return merged
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """Class probabilities ``[N, 10]`` for a batch of (images, labels)."""

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pixelsense.errors import PixelsenseError
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
 NO_IMAGES = "holds or matches no PNG, JPEG, BMP, GIF or TIFF images, IDX or .npy files"
 
@@ -22,7 +24,7 @@ class Failure:
     reason: str
 
 
-class NoInputs(Exception):
+class NoInputs(PixelsenseError):
     """Nothing to predict: no arguments, or none that names a file."""
 
 

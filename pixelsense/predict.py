@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
-from pixelsense.files import OutputIsInput, atomic_path, cannot_write, check_not_input, file_in_the_way
+from pixelsense.errors import PixelsenseError, first_line
+from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
-from pixelsense.labels import LabelError, load_labels
+from pixelsense.labels import load_labels
 from pixelsense.paths import Failure, NoInputs, expand, not_regular
-from pixelsense.signals import stoppable
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
@@ -28,15 +29,15 @@ TRIAL = 3  # images in the batch every model must predict when it is opened, bef
 PASS = "pass image files, folders, globs, IDX files or .npy arrays"
 
 
-class ModelError(Exception):
+class ModelError(PixelsenseError):
     """The model cannot be used; the message says why."""
 
 
-class OutputError(Exception):
+class OutputError(PixelsenseError):
     """--output cannot be written; the message says why."""
 
 
-class NothingPredicted(Exception):
+class NothingPredicted(PixelsenseError):
     """Every input failed (each said why); nothing was written."""
 
 
@@ -58,7 +59,7 @@ def open_model(path: str, provider: str, threads: int | None):
     try:
         session = ort.InferenceSession(path, options, providers=[PROVIDERS[provider]])
     except Exception as err:  # onnxruntime reports missing and broken files alike
-        raise ModelError(f"{path} cannot be loaded as an ONNX model ({_first_line(err)}).") from None
+        raise ModelError(f"{path} cannot be loaded as an ONNX model ({first_line(err)}).") from None
     if session.get_providers()[0] != PROVIDERS[provider]:  # onnxruntime falls back silently otherwise
         raise ModelError(f"the {provider} provider failed to start; use --provider cpu.")
     inputs, outputs = session.get_inputs(), [o.name for o in session.get_outputs()]
@@ -85,7 +86,7 @@ def _trial(session, path: str) -> None:
     try:
         results = dict(zip(OUTPUTS, session.run(list(OUTPUTS), {"images": images}), strict=True))
     except Exception as err:  # onnxruntime's errors share no base class
-        raise ModelError(f"{path} fails on a trial batch of {TRIAL} images ({_first_line(err)}); export it "
+        raise ModelError(f"{path} fails on a trial batch of {TRIAL} images ({first_line(err)}); export it "
                          "again with scripts/export.py.") from None  # fmt: skip
     for name, result in results.items():
         if np.shape(result) != (TRIAL, NUM_CLASSES):
@@ -96,12 +97,6 @@ def _trial(session, path: str) -> None:
     if not np.allclose(sums, 1.0, atol=1e-3):  # NaN fails too
         raise ModelError(f"{path} gives 'probabilities' that sum to {sums.round(4).tolist()}, not 1; "
                          "export it again with scripts/export.py.")  # fmt: skip
-
-
-def _first_line(err: Exception) -> str:
-    """onnxruntime's message, shortened to its start and its end (where it says what went wrong)."""
-    line = (str(err).splitlines() or [type(err).__name__])[0]
-    return line if len(line) <= 200 else f"{line[:80]} … {line[-110:]}"
 
 
 def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Failure]:
@@ -156,9 +151,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         counts = _predict(stream, session, classes, args, sys.stdout, total, keep=labels is not None)
     done, failed, seconds, predictions = counts
-    end_progress = "\n" if sys.stderr.isatty() else ""
     rate = done / max(seconds, 1e-9)
-    print(f"{end_progress}predict.py: {done} images done, {failed} failed, {rate:.0f} img/s", file=sys.stderr)
+    print(f"predict.py: {done} images done, {failed} failed, {rate:.0f} img/s", file=sys.stderr)
     if labels is not None:
         # The accuracy report joins the table on stdout only when the table went to a file.
         _report_accuracy(predictions, labels, classes, sys.stdout if args.output else sys.stderr)
@@ -197,29 +191,17 @@ def _predict(
     writer = csv.DictWriter(out, fieldnames=_fieldnames(args.topk), lineterminator="\n")
     done, failed, start = 0, 0, time.perf_counter()
     predictions: list[tuple[str, int]] = []
-    for item in stream:
-        if isinstance(item, Failure):
-            failed += 1
-            clear = "\r\x1b[K" if total is not None else ""  # the failure replaces the progress line
-            print(f"{clear}predict.py: {item.source}: {item.reason}", file=sys.stderr)
-            continue
-        try:
-            (probabilities,) = session.run(["probabilities"], {"images": item.images[:, None]})
-        except Exception as err:  # the trial batch passed, so this is the model's fault, not an input's
-            raise ModelError(f"{args.model} failed on the batch from {item.sources[0]} ({_first_line(err)})."
-                             ) from None  # fmt: skip
-        if done == 0 and args.format == "csv":
-            writer.writeheader()
-        for row in _rows(probabilities, item.sources, classes, args.topk):
-            if args.format == "jsonl":
-                out.write(json.dumps(row) + "\n")
-            else:
-                writer.writerow(row)
-            if keep:
-                predictions.append((row["source"], row["label"]))
-            done += 1
-        if total is not None:
-            print("\r" + progress(done, failed, total, start), end="", file=sys.stderr, flush=True)
+    # The bar, where someone watches (the total comes from the inputs' headers); failures print above it.
+    with tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr) as bar:
+        for item in stream:
+            if isinstance(item, Failure):
+                failed += 1
+                bar.set_postfix_str(f"{failed} failed", refresh=False)
+                bar.write(f"predict.py: {item.source}: {item.reason}", file=sys.stderr)
+                continue
+            header = done == 0 and args.format == "csv"  # none when every input fails: nothing is written
+            done += _write(item, session, classes, args, out, writer, header, predictions if keep else None)
+            bar.update(len(item.sources))
     if not done:
         kept = f"--output {args.output} was left as it was" if args.output else "nothing was written"
         which = "the input could not" if failed == 1 else f"none of the {failed} inputs could"
@@ -227,12 +209,25 @@ def _predict(
     return done, failed, time.perf_counter() - start, predictions
 
 
-def progress(done: int, failed: int, total: int, start: float, width: int = 24) -> str:
-    """One progress line: count, share, bar and speed (the total comes from the inputs' headers)."""
-    rate = done / max(time.perf_counter() - start, 1e-9)
-    share = min(done / total, 1.0) if total else 1.0
-    bar = "█" * round(share * width) + "·" * (width - round(share * width))
-    return f"predict.py: {share:4.0%} |{bar}| {done:,}/{total:,} images, {failed} failed, {rate:,.0f} img/s"
+def _write(item: Chunk, session, classes, args, out, writer, header: bool, predictions: list | None) -> int:
+    """Predict one batch and write its rows (after the CSV header, with ``header``); the number of rows."""
+    try:
+        (probabilities,) = session.run(["probabilities"], {"images": item.images[:, None]})
+    except Exception as err:  # the trial batch passed, so this is the model's fault, not an input's
+        raise ModelError(f"{args.model} failed on the batch from {item.sources[0]} ({first_line(err)})."
+                         ) from None  # fmt: skip
+    if header:
+        writer.writeheader()
+    rows = 0
+    for row in _rows(probabilities, item.sources, classes, args.topk):
+        if args.format == "jsonl":
+            out.write(json.dumps(row) + "\n")
+        else:
+            writer.writerow(row)
+        if predictions is not None:
+            predictions.append((row["source"], row["label"]))
+        rows += 1
+    return rows
 
 
 def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> None:
@@ -254,45 +249,3 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
         mask = true == index
         if mask.any():
             print(f"  {name:<12} {(pred[mask] == index).mean():.4f} ({mask.sum()} images)", file=out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
-    )
-    parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
-    parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=256, help="images per onnxruntime call (default: 256)"
-    )
-    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    parser.add_argument("--output", help="write here (whole or not at all) instead of stdout")
-    parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
-                        help="also give the K best classes, 1 to 10 (default: 1)")  # fmt: skip
-    parser.add_argument("--labels", help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy")
-    parser.add_argument("--invert", action="store_true", help="images are dark clothes on a light background")
-    parser.add_argument(
-        "--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)"
-    )
-    parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
-    args = parser.parse_args(argv)
-    left = f"--output {args.output} was not written" if args.output else "stdout holds the rows done so far"
-    return stoppable("predict.py", lambda: _refusing(args), after=left)
-
-
-def _refusing(args: argparse.Namespace) -> int:
-    """``run``, with every refusal as one line and exit 2."""
-    try:
-        return run(args)
-    except (ModelError, NoInputs, LabelError, OutputIsInput, OutputError, NothingPredicted) as err:
-        print(f"predict.py: error: {err}", file=sys.stderr)
-    except OSError as err:  # writing --output (its folder cannot be made, the disk is full...)
-        print(f"predict.py: error: {cannot_write(err, '--output')}", file=sys.stderr)
-    return 2
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value

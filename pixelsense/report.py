@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
+from torchmetrics import Metric
 from torchmetrics.functional.classification import (
     multiclass_confusion_matrix,
     multiclass_f1_score,
     multiclass_precision,
     multiclass_recall,
 )
+from torchmetrics.utilities import dim_zero_cat
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE
 
@@ -101,38 +104,55 @@ def mean_std(values: list[float | None]) -> dict:
     return {"mean": statistics.fmean(known), "std": std, "n": len(known)}
 
 
-class ConfidentMistakes:
-    """The ``k`` most confident wrong predictions seen so far: images, true and predicted classes and the
-    confidence of the prediction, most confident first."""
+class Mistakes(NamedTuple):
+    """Wrong predictions, most confident first: what a figure draws is the first four."""
 
-    def __init__(self, k: int = MISTAKES_SHOWN) -> None:
+    images: Tensor  # float pixels [k, 28, 28]
+    true: Tensor
+    predicted: Tensor
+    confidence: Tensor
+    index: Tensor  # position in the evaluated set, -1 when unknown
+
+
+class ConfidentMistakes(Metric):
+    """The ``k`` most confident wrong predictions, as a torchmetrics Metric: each update keeps this rank's
+    ``k`` best candidates, and under DDP ``compute()`` gathers every rank's (``dist_reduce_fx="cat"``) and
+    keeps the ``k`` best of all."""
+
+    full_state_update = False
+
+    def __init__(self, k: int = MISTAKES_SHOWN, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.k = k
-        self.images = torch.empty(0, IMAGE_SIZE, IMAGE_SIZE)
-        self.true = torch.empty(0, dtype=torch.long)
-        self.predicted = torch.empty(0, dtype=torch.long)
-        self.confidence = torch.empty(0)
-        self.index = torch.empty(0, dtype=torch.long)  # position in the evaluated set, -1 when unknown
+        for name in Mistakes._fields:
+            self.add_state(name, default=[], dist_reduce_fx="cat")
 
     def update(
         self, images: Tensor, labels: Tensor, probabilities: Tensor, index: Tensor | None = None
     ) -> None:
         confidence, predicted = probabilities.detach().float().max(1)
         wrong = predicted != labels
-        pixels = images[wrong].reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
-        where = None if index is None else index[wrong]
-        self.merge(pixels, labels[wrong], predicted[wrong], confidence[wrong], where)
+        index = torch.full_like(labels, -1) if index is None else index.to(labels.device)
+        pixels = images[wrong].reshape(-1, IMAGE_SIZE, IMAGE_SIZE).float()
+        found = Mistakes(pixels, labels[wrong], predicted[wrong], confidence[wrong], index[wrong])
+        best = _most_confident([self._kept(), found], self.k)  # memory stays k images, whatever the set
+        for name, value in zip(Mistakes._fields, best, strict=True):
+            setattr(self, name, [value])
 
-    def merge(self, images: Tensor, true: Tensor, predicted: Tensor, confidence: Tensor,
-              index: Tensor | None = None) -> None:  # fmt: skip
-        """Add candidates (of any device) and keep the ``k`` most confident."""
-        index = torch.full((len(true),), -1) if index is None else index
-        parts = [
-            torch.cat([mine, theirs.detach().cpu().to(mine.dtype)])
-            for mine, theirs in zip(self.state(), (images, true, predicted, confidence, index), strict=True)
-        ]
-        keep = parts[3].argsort(descending=True, stable=True)[: self.k]
-        self.images, self.true, self.predicted, self.confidence, self.index = (p[keep] for p in parts)
+    def compute(self) -> Mistakes:
+        return _most_confident([self._kept()], self.k)
 
-    def state(self) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """images, true, predicted, confidence, index: what a figure draws is the first four."""
-        return self.images, self.true, self.predicted, self.confidence, self.index
+    def _kept(self) -> Mistakes:
+        parts = [getattr(self, name) for name in Mistakes._fields]
+        if isinstance(parts[0], list) and not parts[0]:  # nothing seen yet
+            return Mistakes(torch.empty(0, IMAGE_SIZE, IMAGE_SIZE, device=self.device),
+                            *(torch.empty(0, dtype=dtype, device=self.device)
+                              for dtype in (torch.long, torch.long, torch.float, torch.long)))  # fmt: skip
+        return Mistakes(*(dim_zero_cat(part) for part in parts))
+
+
+def _most_confident(groups: list[Mistakes], k: int) -> Mistakes:
+    joined = Mistakes(*(torch.cat([getattr(g, name).to(groups[0].images.device) for g in groups])
+                        for name in Mistakes._fields))  # fmt: skip
+    keep = joined.confidence.argsort(descending=True, stable=True)[:k]
+    return Mistakes(*(part[keep] for part in joined))

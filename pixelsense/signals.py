@@ -3,7 +3,6 @@ whatever it had half-written."""
 
 from __future__ import annotations
 
-import functools
 import signal
 import sys
 from collections.abc import Callable
@@ -28,32 +27,27 @@ def _stop(signum: int, frame) -> None:
     raise Stopped(signum)
 
 
-def stoppable(
-    script: str, main: Callable[[], int], after: str | Callable[[], str] = "nothing was half-written"
-) -> int:
+_left: list[str | Callable[[], str]] = []  # what a stop now leaves the user with, said by the command
+
+
+def if_stopped(left: str | Callable[[], str]) -> None:
+    """Say what a stop from now on leaves the user with (or a function that says it, then)."""
+    _left[:] = [left]
+
+
+def stoppable(script: str, main: Callable[[], int], left: str = "nothing was half-written") -> int:
     """Run ``main`` (a command's body, returning its exit code) so that a signal ends it with one line on
-    stderr and exit 130; ``after`` (or what it returns, then) says what the user is left with."""
+    stderr and exit 130, saying what the user is left with (``left``, or what the body said since with
+    ``if_stopped``)."""
+    _left[:] = [left]
     before = {each: signal.signal(each, _stop) for each in SIGNALS}
     try:
         return main()
     except (Stopped, KeyboardInterrupt) as err:
         name = err.args[0] if isinstance(err, Stopped) else "SIGINT"
-        left = after() if callable(after) else after
-        print(f"\n{script}: stopped by {name}; {left}.", file=sys.stderr)
+        said = _left[0]
+        print(f"\n{script}: stopped by {name}; {said() if callable(said) else said}.", file=sys.stderr)
         return STOPPED
     finally:
         for each, handler in before.items():
             signal.signal(each, handler)
-
-
-def stoppable_command(script: str, after: str = "nothing was half-written"):
-    """``stoppable`` as a decorator for a command's ``main(argv)``."""
-
-    def wrap(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-        @functools.wraps(main)
-        def run(argv: list[str] | None = None) -> int:
-            return stoppable(script, lambda: main(argv), after)
-
-        return run
-
-    return wrap

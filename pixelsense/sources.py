@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, file_in_the_way
 
 # SHA-256 of the decompressed IDX files, the one identity of the data set.
@@ -37,7 +38,7 @@ HOW_TO_GET = (
 )
 
 
-class DataError(Exception):
+class DataError(PixelsenseError):
     """The data set is missing or damaged; the message says which file and what to do."""
 
 
@@ -124,7 +125,7 @@ def _download(data_dir: Path) -> None:
         FashionMNIST(str(data_dir), train=True, download=True)
         FashionMNIST(str(data_dir), train=False, download=True)
     except Exception as err:  # network errors come in many types; all mean the same here
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise DataError(
             f"Fashion-MNIST is not in {raw_dir(data_dir)} nor in any of "
             f"{', '.join(str(d) for d in [data_dir, *SYSTEM_DIRS])}, and the download failed "

@@ -26,6 +26,7 @@ from pixelsense.callbacks import (
 from pixelsense.config import ConfigError, FitConfig
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
+from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import check_writable, exclusive, write_text_atomic
 from pixelsense.module import Classifier
 from pixelsense.sources import ensure_fashion_mnist
@@ -40,7 +41,7 @@ RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "cal
 LOG_EVERY = 20  # training steps between two points of the train/loss and train/lr curves
 
 
-class ResumeError(Exception):
+class ResumeError(PixelsenseError):
     """--resume cannot continue; the message says why and what to do."""
 
 
@@ -142,10 +143,9 @@ def make_trainer(
             benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
         )  # fmt: skip
-    except (MisconfigurationException, ValueError, TypeError) as err:
-        reason = str(err).strip().splitlines()[0]
-        raise ConfigError(f"Lightning cannot run these settings: {reason} Check --accelerator, --devices, "
-                          "--strategy and --precision.") from None  # fmt: skip
+    except (MisconfigurationException, ValueError) as err:  # not TypeError: a bug keeps its traceback
+        raise ConfigError(f"Lightning cannot run these settings: {first_line(err)} Check --accelerator, "
+                          "--devices, --strategy and --precision.") from None  # fmt: skip
     return trainer, best
 
 
@@ -198,6 +198,10 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
         "test_loss": scores["test/loss"],
         "per_class": model.test_report["per_class"],
         "confusion_matrix": model.test_report["confusion_matrix"],
+        "most_confident_mistakes": [  # of every rank, merged: what test/misclassified draws
+            {"true": CLASSES[t], "predicted": CLASSES[p], "confidence": round(c, 4)}
+            for t, p, c in zip(*(part.tolist() for part in model.shown_mistakes[1:4]), strict=True)
+        ],
         "params": sum(p.numel() for p in model.parameters()),
         "permute_pixels": cfg.permute_pixels,
         "recipe": cfg.recipe,

@@ -5,7 +5,7 @@ python scripts/predict.py --model checkpoints/cnn.onnx photos/ more/*.png data.n
 
 import sys
 
-from pixelsense.predict import main
+from pixelsense.cli import predict_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(predict_main())

@@ -19,13 +19,13 @@ from badinput import Bad, check, snapshot
 from conftest import accept_fake_data
 from PIL import Image
 
-from pixelsense import cli, predict
+from pixelsense import cli
 
 ROWS = [*INFERENCE, *SETUP, *TRAINING]
 MAINS = {
     "fit": cli.fit_main, "get_data": cli.get_data_main, "export": cli.export_main,
     "evaluate": cli.evaluate_main, "compare": cli.compare_main, "explain": cli.explain_main,
-    "bench": cli.bench_main, "predict": predict.main,
+    "bench": cli.bench_main, "predict": cli.predict_main,
 }  # fmt: skip
 
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from pixelsense import export as export_module
+from pixelsense.checkpoints import CheckpointError, load_checkpoint
 from pixelsense.cli import export_main, fit_main
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
-from pixelsense.export import ExportError, export, load_checkpoint
+from pixelsense.export import ExportError, export
 from pixelsense.module import Classifier
 
 
@@ -77,11 +78,11 @@ def test_too_few_images_for_the_parity_check_is_an_error(tmp_path, test_images):
 def test_not_a_pixelsense_checkpoint(tmp_path):
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 0.1}}, other)
-    with pytest.raises(ExportError, match="is not a pixelsense checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a pixelsense checkpoint"):
         load_checkpoint(other)
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ExportError, match="cannot be read as a checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
         load_checkpoint(junk)
 
 

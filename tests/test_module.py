@@ -89,26 +89,22 @@ def test_class_defaults_are_the_default_recipes():
         assert shared and {k: defaults(obj)[k] for k in shared} == {k: recipe[k] for k in shared}, obj
 
 
-def test_mistakes_of_every_rank_are_merged_without_the_padding(monkeypatch):
+def test_mistakes_of_every_rank_are_merged():
+    """What torchmetrics does with the states of the other ranks under DDP (``dist_reduce_fx="cat"``)."""
     from pixelsense.report import ConfidentMistakes
 
-    model = Classifier(arch="ann", hidden=(8,))
-    mine = ConfidentMistakes(k=3)
-    mine.merge(torch.full((1, 28, 28), 1.0), torch.tensor([0]), torch.tensor([1]), torch.tensor([0.6]))
-    model.test_mistakes = mine
-    other = ConfidentMistakes(k=3)  # the other rank's three mistakes
-    other.merge(torch.arange(2.0, 5.0)[:, None, None].expand(3, 28, 28), torch.tensor([2, 3, 4]),
-                torch.tensor([5, 6, 7]), torch.tensor([0.9, 0.5, 0.7]))  # fmt: skip
+    def rank(images, true, predicted, confidence) -> ConfidentMistakes:
+        probabilities = torch.zeros(len(true), 10)
+        probabilities[torch.arange(len(true)), torch.tensor(predicted)] = torch.tensor(confidence)
+        metric = ConfidentMistakes(k=3)
+        metric.update(images, torch.tensor(true), probabilities)
+        return metric
 
-    class TwoRanks:
-        world_size = 2
-
-    def all_gather(tensors):  # what rank 1 would send: its k entries, stacked under ours
-        theirs = other.state()
-        return [torch.stack([t, o.to(t.dtype)]) for t, o in zip(tensors, theirs, strict=True)]
-
-    monkeypatch.setattr(model, "_trainer", TwoRanks(), raising=False)
-    monkeypatch.setattr(model, "all_gather", all_gather)
-    merged = model._gathered_mistakes()
-    assert merged.images[:, 0, 0].tolist() == [2.0, 4.0, 1.0]  # confidences 0.9, 0.7, 0.6; padding never
+    mine = rank(torch.full((1, 28, 28), 1.0), [0], [1], [0.6])
+    other = rank(
+        torch.arange(2.0, 5.0)[:, None, None].expand(3, 28, 28), [2, 3, 4], [5, 6, 7], [0.9, 0.5, 0.7]
+    )
+    mine.merge_state(other)
+    merged = mine.compute()
+    assert merged.images[:, 0, 0].tolist() == [2.0, 4.0, 1.0]  # confidences 0.9, 0.7, 0.6
     assert merged.confidence.tolist() == pytest.approx([0.9, 0.7, 0.6]) and merged.true.tolist() == [2, 4, 0]

@@ -12,9 +12,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from pixelsense.checkpoints import load_checkpoint
 from pixelsense.cli import fit_main
 from pixelsense.data import FashionMNISTDataModule, normalize
-from pixelsense.export import load_checkpoint
 from pixelsense.module import Classifier
 from pixelsense.nets import PixelPermutation, pixel_permutation
 

@@ -22,12 +22,12 @@ from bad_inference import npy_declaring, onnx_model
 from conftest import idx_bytes
 from PIL import Image
 
+from pixelsense.cli import predict_main as main
 from pixelsense.export import export
 from pixelsense.files import OutputIsInput, check_not_input
 from pixelsense.inputs import load_image
 from pixelsense.module import Classifier
 from pixelsense.paths import _glob, expand
-from pixelsense.predict import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
@@ -211,7 +211,7 @@ def test_labels_give_accuracy(tmp_path, model_path, capsys, kind):
 def test_predict_never_imports_torch(tmp_path, model_path):
     np.save(tmp_path / "a.npy", np.zeros((2, 28, 28), np.uint8))
     code = (
-        "import sys; from pixelsense.predict import main; "
+        "import sys; from pixelsense.cli import predict_main as main; "
         f"rc = main(['--model', r'{model_path}', r'{tmp_path / 'a.npy'}', '--output', r'{tmp_path / 'o.csv'}']); "
         "bad = [m for m in ('torch', 'pytorch_lightning', 'torchvision') if m in sys.modules]; "
         "assert rc == 0 and not bad, (rc, bad)"
@@ -323,10 +323,10 @@ def test_a_watched_run_shows_a_progress_bar_with_the_total(tmp_path, model_path,
     err = capsys.readouterr().err
     total = 6 + 5 + 4  # six image files, an array of 5, an IDX file of 4; the junk file counts 0
     assert code == 1 and len(rows(tmp_path / "o.csv")) == total
-    updates = [u for u in err.split("\r") if "%" in u]
-    assert len(updates) >= 4 and all(f"/{total} images" in u for u in updates)
-    assert updates[0].startswith("predict.py:") and "100% |" + "█" * 24 + "|" in updates[-1]
-    assert "1 failed" in updates[-1] and "\x1b[Kpredict.py: " + str(paths["arrays"] / "junk.npy") in err
+    updates = [u for u in err.split("\r") if "%|" in u]  # tqdm's bar, redrawn in place
+    assert updates and all(u.startswith("predict.py:") and f"/{total} [" in u for u in updates)
+    assert f"100%|██████████| {total}/{total} [" in updates[-1] and "1 failed" in updates[-1]
+    assert "\npredict.py: " + str(paths["arrays"] / "junk.npy") + ": " in "\n" + err.replace("\r", "\n")
 
 
 @pytest.mark.parametrize(("signum", "existing"), [(signal.SIGTERM, False), (signal.SIGINT, True)])

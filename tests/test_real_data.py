@@ -79,6 +79,21 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(tmp_path, real_da
     matrix = torch.tensor(metrics["confusion_matrix"])
     assert matrix.sum() == 10_000 and matrix.sum(1).tolist() == [1000] * 10
     assert metrics["test_accuracy"] == pytest.approx(matrix.trace().item() / 10_000, abs=1e-6)
+    # The most confident mistakes are those of the whole test set: each rank's, merged.
+    from pixelsense.data import official_test_set
+    from pixelsense.evaluate import checkpoint_predictor
+    from pixelsense.report import ConfidentMistakes
+
+    images, labels = official_test_set(real_data)
+    everything = ConfidentMistakes()
+    everything.update(images, labels, checkpoint_predictor(metrics["best_checkpoint"])(images))
+    expected = everything.compute()
+    shown = metrics["most_confident_mistakes"]
+    assert [(m["true"], m["predicted"]) for m in shown] == [
+        (CLASSES[t], CLASSES[p])
+        for t, p in zip(expected.true.tolist(), expected.predicted.tolist(), strict=True)
+    ]
+    assert [m["confidence"] for m in shown] == pytest.approx(expected.confidence.tolist(), abs=1e-3)
 
 
 @pytest.mark.slow

@@ -68,12 +68,14 @@ def test_confident_mistakes_keep_the_k_most_confident_wrong_predictions():
     images = torch.arange(4.0)[:, None, None].expand(4, 28, 28)  # image i is filled with i
     probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
     kept.update(images, torch.tensor([0, 0, 0, 1]), probs)  # rows 1, 2, 3 are wrong
-    assert kept.images[:, 0, 0].tolist() == [1.0, 2.0] and kept.predicted.tolist() == [1, 1]
+    shown = kept.compute()
+    assert shown.images[:, 0, 0].tolist() == [1.0, 2.0] and shown.predicted.tolist() == [1, 1]
     kept.update(images[:1] + 10, torch.tensor([1]), torch.tensor([[0.95, 0.05]]))
-    assert kept.images[:, 0, 0].tolist() == [10.0, 1.0] and kept.confidence.tolist() == pytest.approx(
+    shown = kept.compute()
+    assert shown.images[:, 0, 0].tolist() == [10.0, 1.0] and shown.confidence.tolist() == pytest.approx(
         [0.95, 0.8]
     )
-    assert kept.true.tolist() == [1, 0]
+    assert shown.true.tolist() == [1, 0] and len(kept.images) == 1 and len(kept.images[0]) == 2  # k kept
 
 
 def test_a_class_never_seen_does_not_count_in_the_macro_average_as_in_torchmetrics():

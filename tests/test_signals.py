@@ -7,8 +7,9 @@ import signal
 
 import pytest
 
+from pixelsense.errors import command
 from pixelsense.files import atomic_files, atomic_path
-from pixelsense.signals import STOPPED, stoppable, stoppable_command
+from pixelsense.signals import STOPPED, if_stopped, stoppable
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -36,7 +37,7 @@ def test_a_stopped_results_folder_keeps_its_old_files(tmp_path, capsys):
     out.mkdir()
     (out / "report.md").write_text("old")
 
-    @stoppable_command("evaluate.py")
+    @command("evaluate.py")
     def main(argv) -> int:
         with atomic_files(out) as tmp:
             (tmp / "report.md").write_text("new")
@@ -52,9 +53,10 @@ def test_what_is_left_is_said_when_the_signal_comes(capsys):
     state = {"epochs": 0}
 
     def main() -> int:
+        if_stopped(lambda: f"{state['epochs']} epochs kept")  # worked out when the signal comes
         state["epochs"] = 3
         os.kill(os.getpid(), signal.SIGINT)
         return 0
 
-    assert stoppable("fit.py", main, lambda: f"{state['epochs']} epochs kept") == STOPPED
+    assert stoppable("fit.py", main) == STOPPED
     assert capsys.readouterr().err.strip() == "fit.py: stopped by SIGINT; 3 epochs kept."

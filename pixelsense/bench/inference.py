@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from pixelsense.bench import alternate
-from pixelsense.export import Deployable, load_checkpoint, ort_session
+from pixelsense.checkpoints import load_checkpoint
+from pixelsense.export import Deployable, ort_session
 from pixelsense.module import Classifier
 
 BATCH_SIZES = (1, 32, 256)

@@ -1,0 +1,96 @@
+"""The commands around a trained model: export it, evaluate it, and predict with it (no torch needed)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pixelsense.cli.options import data_options, positive_int
+from pixelsense.config import Parser
+from pixelsense.constants import NUM_CLASSES
+from pixelsense.errors import PixelsenseError, command
+from pixelsense.signals import if_stopped
+
+
+@command("predict.py", writes="--output")
+def predict_main(argv: list[str] | None = None) -> int:
+    """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped."""
+    from pixelsense.predict import PROVIDERS, run
+
+    parser = argparse.ArgumentParser(
+        prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
+    )
+    parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
+    parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=256, help="images per onnxruntime call (default: 256)"
+    )
+    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    parser.add_argument("--output", help="write here (whole or not at all) instead of stdout")
+    parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
+                        help="also give the K best classes, 1 to 10 (default: 1)")  # fmt: skip
+    parser.add_argument("--labels", help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy")
+    parser.add_argument("--invert", action="store_true", help="images are dark clothes on a light background")
+    parser.add_argument(
+        "--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)"
+    )
+    parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
+    args = parser.parse_args(argv)
+    written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
+    if_stopped(written)
+    return run(args)
+
+
+@command("export.py", writes="--out")
+def export_main(argv: list[str] | None = None) -> int:
+    """``python scripts/export.py``: checkpoint → verified ONNX file (exit 0), or one error line (exit 2)."""
+    parser = Parser(description="Export a pixelsense checkpoint to a verified ONNX file.")
+    parser.add_argument("--ckpt", required=True, help="a .ckpt written by scripts/fit.py (ANN or CNN)")
+    parser.add_argument("--out", required=True, help="the .onnx file to write")
+    parser.add_argument("--data-dir", default="data", help="Fashion-MNIST for the parity check")
+    args = parser.parse_args(argv)
+
+    from pixelsense.checkpoints import card_accuracy, load_checkpoint
+    from pixelsense.data import official_test_set
+    from pixelsense.export import check_destination, describe, export
+
+    check_destination(args.out, args.ckpt, args.data_dir)  # before anything runs: no input is at risk
+    model = load_checkpoint(args.ckpt)
+    images, _ = official_test_set(args.data_dir)
+    diffs = export(model, args.out, images, card_accuracy(args.ckpt))
+    print(f"wrote {args.out} ({model.hparams.arch}); {describe(diffs)}")
+    return 0
+
+
+@command("evaluate.py", writes="--output-dir")
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """``python scripts/evaluate.py``: the classification report and figures of one model on the test set."""
+    parser = Parser(
+        description="Evaluate a checkpoint or an ONNX export on the official Fashion-MNIST test set."
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ckpt", help="a .ckpt written by scripts/fit.py (run with torch)")
+    which.add_argument("--onnx", help="an ONNX file written by scripts/export.py (run with onnxruntime)")
+    parser.add_argument("--output-dir", help="where the files go (default: <model>-evaluation beside it)")
+    data_options(parser)
+    args = parser.parse_args(argv)
+
+    from pixelsense import evaluate
+    from pixelsense.data import official_test_set
+    from pixelsense.files import file_in_the_way
+    from pixelsense.report import as_text
+
+    model_path = args.ckpt or args.onnx
+    out_dir = Path(args.output_dir or evaluate.default_output_dir(model_path))
+    blocked = file_in_the_way(out_dir)  # refused now, not after the whole test set has run
+    if blocked is not None:
+        raise PixelsenseError(f"{blocked} is a file, so the report cannot go in {out_dir}; pick another "
+                              "--output-dir.")  # fmt: skip
+    # The model first: a wrong path should not wait for (or download) the data.
+    predict = evaluate.checkpoint_predictor(model_path) if args.ckpt else evaluate.onnx_predictor(model_path)
+    images, labels = official_test_set(args.data_dir, args.download)
+    probabilities = predict(images)
+    report = evaluate.write_evaluation(probabilities, labels, images, out_dir, Path(model_path).name)
+    print(as_text(report))
+    print(f"wrote {', '.join(evaluate.FILES)} to {out_dir}")
+    return 0

@@ -1,0 +1,27 @@
+"""Option types and option groups that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def data_options(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --download, as every command that reads Fashion-MNIST takes them."""
+    parser.add_argument("--data-dir", default="data", help="where Fashion-MNIST is or goes (default: data)")
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                        help="allow torchvision's download when no local copy is found")  # fmt: skip
+
+
+def measuring_options(parser: argparse.ArgumentParser, threads_for: str) -> None:
+    """--data-dir, --download and --threads, as the commands that train and measure take them."""
+    data_options(parser)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help=f"onnxruntime threads for {threads_for} (default: all cores)")  # fmt: skip

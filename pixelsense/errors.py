@@ -1,0 +1,66 @@
+"""The one kind of error a user can fix, and the one handler every command runs under."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+EXIT_ERROR = 2  # a problem the user can fix: nothing was done
+
+
+class PixelsenseError(Exception):
+    """A problem the user can fix. Its message is one sentence: what went wrong, and what to do."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The line of a library's message that says what happened (a heading that ends in ":" is skipped), or
+    its type when it has none; a long line keeps its start and its end, where the reason usually is."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    line = next((line for line in lines if not line.endswith(":")), lines[0] if lines else type(err).__name__)
+    return line if len(line) <= limit else f"{line[: limit // 2 - 10]} … {line[-(limit // 2) :]}"
+
+
+def say(script: str, message: str) -> int:
+    """One line on stderr, and the exit code of a problem the user can fix."""
+    print(f"{script}: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def command(script: str, writes: str | None = None) -> Callable:
+    """Run a command's ``main(argv) -> exit code`` so that a PixelsenseError is one line and exit 2, an
+    OSError while writing where ``writes`` points is one line naming the path (a full disk says so), Ctrl-C
+    or SIGTERM is one line and exit 130, and a missing training dependency says how to install it.
+    Anything else is a bug and keeps its traceback."""
+    from pixelsense.signals import stoppable
+
+    def wrap(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            def body() -> int:
+                try:
+                    return main(argv)
+                except PixelsenseError as err:
+                    return say(script, str(err))
+                except ModuleNotFoundError as err:
+                    if err.name not in TRAINING_MODULES:
+                        raise
+                    return say(script, f"{err.name} is not installed: this command needs the training "
+                               "stack; pip install 'pixelsense[train]'.")  # fmt: skip
+                except OSError as err:
+                    if writes is None:
+                        raise
+                    from pixelsense.files import cannot_write
+
+                    return say(script, cannot_write(err, writes))
+
+            return stoppable(script, body)
+
+        return run
+
+    return wrap
+
+
+# What ``pip install pixelsense`` leaves out (it installs the inference part only).
+TRAINING_MODULES = {"torch", "torchvision", "pytorch_lightning", "lightning_fabric", "torchmetrics",
+                    "tensorboard", "matplotlib", "onnx", "onnxscript"}  # fmt: skip

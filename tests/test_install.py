@@ -1,0 +1,48 @@
+"""The light install: ``pip install .`` gives the inference part only (numpy, Pillow, onnxruntime, tqdm; no
+torch), small, with console scripts that work: the shipped CNN classifies the real test set."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+MAX_MB = 400  # the size the issue allows a predict-only install
+
+
+def size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_the_base_install_predicts_without_torch(tmp_path):
+    env = tmp_path / "light"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info beside the sources
+    shutil.copytree(ROOT / "pixelsense", source / "pixelsense", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([python, "-m", "pip", "install", "-q", str(source)], check=True, capture_output=True)
+    probe = "import importlib.util as u; print([m for m in ('torch', 'pytorch_lightning') if u.find_spec(m)])"
+    has = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    assert has.stdout.strip() == "[]"
+    assert size_mb(env) < MAX_MB
+    done = subprocess.run(
+        [env / "bin" / "pixelsense-predict", "--model", ROOT / "checkpoints" / "cnn.onnx",
+         DEBIAN / "t10k-images-idx3-ubyte.gz", "--labels", DEBIAN / "t10k-labels-idx1-ubyte.gz",
+         "--output", tmp_path / "out.csv"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("accuracy: 0.9337 (10000 labelled images)")
+    # The training commands are there too, and say what they need.
+    fit = subprocess.run([env / "bin" / "pixelsense-fit", "--model", "ann"], capture_output=True, text=True)
+    assert fit.returncode == 2 and "pip install 'pixelsense[train]'" in fit.stderr
+    assert "Traceback" not in fit.stderr

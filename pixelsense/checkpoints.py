@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import typing
 from pathlib import Path
 
 import torch
@@ -56,11 +57,12 @@ def _hparam_problems(hparams: dict, classifier) -> list[str]:
     from pixelsense.checks import network_problems, type_problem
 
     params = inspect.signature(classifier.__init__).parameters
+    hints = typing.get_type_hints(classifier.__init__)
     values = {name: hparams.get(name, p.default) for name, p in params.items() if name != "self"}
     problems = [
         f"{name} must be {expected}, not {str(value)[:40]}"
         for name, value in values.items()
-        if (expected := type_problem(value, params[name].annotation))
+        if (expected := type_problem(value, hints[name]))
     ]
     if problems:
         return problems

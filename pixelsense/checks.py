@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import os
+import types
+import typing
 
 from pixelsense.constants import ARCHS, IMAGE_SIZE, NUM_CLASSES, SCHEDULES
 
@@ -26,22 +28,31 @@ CLUSTER_VARIABLES = (
     "LSB_JOBID",
     "OMPI_COMM_WORLD_SIZE",
 )
-_KINDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-          "tuple[int, ...]": "a list of integers"}  # fmt: skip
+_KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+          tuple: "a list of integers"}  # fmt: skip
 
 
-def type_problem(value, annotation: str, choices: tuple[str, ...] = ()) -> str | None:
-    """What ``value`` should be when it does not fit ``annotation`` (a FitConfig field's type, like
-    ``"int | None"``), else None. None is a value only where the field means something by it."""
-    base, optional = annotation.split(" | ")[0], annotation.endswith("| None")
+def base_type(hint) -> tuple[type, bool]:
+    """The type a hint such as ``int | None`` or ``tuple[int, ...]`` stands for (``tuple`` for the latter),
+    and whether it allows None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(hint) if a is not type(None)]
+        return base_type(kinds[0])[0], len(kinds) < len(typing.get_args(hint))
+    return typing.get_origin(hint) or hint, False
+
+
+def type_problem(value, hint, choices: tuple[str, ...] = ()) -> str | None:
+    """What ``value`` should be when it does not fit the type ``hint`` (a FitConfig field's or a
+    Classifier argument's, from ``typing.get_type_hints``), else None."""
+    base, optional = base_type(hint)
     if value is None:
         return None if optional else _KINDS[base]
     ok = {
-        "int": _is_int(value),
-        "float": _is_int(value) or isinstance(value, float),
-        "str": isinstance(value, str),
-        "bool": isinstance(value, bool),
-        "tuple[int, ...]": isinstance(value, list | tuple) and all(_is_int(v) for v in value),
+        int: _is_int(value),
+        float: _is_int(value) or isinstance(value, float),
+        str: isinstance(value, str),
+        bool: isinstance(value, bool),
+        tuple: isinstance(value, list | tuple) and all(_is_int(v) for v in value),
     }[base]
     if not ok:
         return _KINDS[base]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,21 @@ class FitConfig:
         if problems:
             raise ConfigError("; ".join(problems) + ".")
 
+    def command_line(self) -> str:
+        """The fit.py command of this configuration: the options set to other than their defaults."""
+        from pixelsense.checks import option
+
+        parts, default = ["python scripts/fit.py"], FitConfig()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name) and f.name != "model":  # the model is always named
+                continue
+            if isinstance(value, bool):
+                parts.append(option(f.name) if value else option(f"no_{f.name}"))
+            else:
+                parts += [option(f.name), *map(str, value if isinstance(value, tuple) else [value])]
+        return " ".join(parts)
+
     def to_json(self) -> str:
         values = dataclasses.asdict(self)
         values.pop("resume")  # how a run started, not what it is
@@ -127,7 +143,7 @@ class ConfigError(PixelsenseError):
 def load_config(path: str) -> dict:
     """The settings in a saved run configuration, each of the type its option takes (argparse checks the
     command line, not the defaults it is given)."""
-    from pixelsense.checks import type_problem
+    from pixelsense.checks import base_type, type_problem
 
     redo = "pass a config.json saved by fit.py"
     if Path(path).is_dir():
@@ -143,14 +159,15 @@ def load_config(path: str) -> dict:
         shown = json.dumps(values)[:40]
         raise ConfigError(f"{path} holds {shown}, not a JSON object of settings; {redo}.")
     fields = {f.name: f for f in dataclasses.fields(FitConfig)}
+    hints = typing.get_type_hints(FitConfig)
     unknown = sorted(set(values) - set(fields))
     if unknown:
         names = ", ".join(map(repr, unknown))
         raise ConfigError(f"{path} has unknown settings ({names}); remove them or {redo}.")
     for name, value in values.items():
         # A saved run has every recipe value filled in: null stays a value only where it means one.
-        kind = fields[name].type.removesuffix(" | None") if name in RECIPE_FIELDS else fields[name].type
-        expected = type_problem(value, kind, fields[name].metadata.get("choices", ()))
+        hint = base_type(hints[name])[0] if name in RECIPE_FIELDS else hints[name]
+        expected = type_problem(value, hint, fields[name].metadata.get("choices", ()))
         if expected:
             shown = json.dumps(value)
             raise ConfigError(f"{path}: {name!r} must be {expected}, not {shown}; fix it or {redo}.")
@@ -183,16 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, "
         "write metrics.json.",
     )
+    from pixelsense.checks import base_type, option
+
     parser.add_argument("--config", help="re-run from a saved config.json (other options override it)")
+    hints = typing.get_type_hints(FitConfig)
     for f in dataclasses.fields(FitConfig):
-        flag = "--" + f.name.replace("_", "-")
         meta = {k: v for k, v in f.metadata.items() if k != "help"}
-        if f.type.startswith("bool"):
+        kind, _ = base_type(hints[f.name])
+        if kind is bool:
             action = "store_true" if f.default is False else argparse.BooleanOptionalAction
-            parser.add_argument(flag, action=action, default=f.default, help=_help(f))
+            parser.add_argument(option(f.name), action=action, default=f.default, help=_help(f))
             continue
-        kind = int if "nargs" in meta else {"int": int, "float": float}.get(f.type.split(" ")[0], str)
-        parser.add_argument(flag, type=kind, default=f.default, help=_help(f), **meta)
+        kind = int if kind is tuple else kind  # a tuple option takes integers, one per --flag value
+        parser.add_argument(option(f.name), type=kind, default=f.default, help=_help(f), **meta)
     return parser
 
 

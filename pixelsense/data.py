@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytorch_lightning as pl
 import torch
 
+from pixelsense.config import RECIPES
 from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
 from pixelsense.sources import DataError, ensure_fashion_mnist
 
@@ -25,6 +26,7 @@ VAL_SIZE = 5000  # held out of the official 60k training images for validation
 # Evaluation keeps no activations for a backward pass, so it takes bigger batches: fewer steps of per-batch
 # overhead (Lightning's loop, the metric updates) for the same images.
 EVAL_BATCH_SIZE = 1024
+_CNN = RECIPES["cpu"]["cnn"]
 
 
 def seed_of(*key: object) -> int:
@@ -147,12 +149,12 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        batch_size: int = 256,
+        batch_size: int = _CNN["batch_size"],  # the defaults: the CNN's CPU recipe (config.RECIPES)
         eval_batch_size: int = EVAL_BATCH_SIZE,
         seed: int = 0,
         val_size: int = VAL_SIZE,
-        flip: bool = True,
-        translate: int = 1,
+        flip: bool = _CNN["flip"],
+        translate: int = _CNN["translate"],
         download: bool = True,
     ) -> None:
         super().__init__()

@@ -54,14 +54,14 @@ def quick_dir(out_dir: str | os.PathLike) -> Path:
     return Path(out_dir) / "quick"
 
 
-def fit_options(name: str, seed: int) -> list[str]:
-    """fit.py's options that make experiment ``name`` out of its model's default recipe. Run ``k`` is
+def run_options(name: str, seed: int) -> dict:
+    """The FitConfig fields that make experiment ``name`` out of its model's default recipe. Run ``k`` is
     permuted by the permutation of seed ``k``: the spread over seeds covers the choice of order too."""
     _, permuted, augmentation = EXPERIMENTS[name]
-    options = ["--permute-pixels", str(seed)] if permuted else []
+    options: dict = {"permute_pixels": seed} if permuted else {}
     if augmentation is not None:
         recipe = RECIPES["cpu"][augmentation]  # augmentation is the same in every device's recipe
-        options += ["--flip" if recipe["flip"] else "--no-flip", "--translate", str(recipe["translate"])]
+        options |= {"flip": recipe["flip"], "translate": recipe["translate"]}
     return options
 
 
@@ -71,12 +71,12 @@ def train_experiments(seeds: int, out_dir: str | Path, data_dir: str = "data", d
     """Every experiment's runs (seeds 0..N-1) in ``<out_dir>/runs/``, seed by seed, training only what is
     not finished yet. Plain runs finished by compare.py in one of the ``reuse`` folders are taken as they
     are. Quick runs (QUICK_EPOCHS long) live in ``quick_dir(out_dir)``, never in a real run's place."""
-    length = ["--epochs", str(QUICK_EPOCHS)] if quick else []
+    length = {"epochs": QUICK_EPOCHS} if quick else {}
     out_dir = quick_dir(out_dir) if quick else out_dir
     runs: dict[str, list[dict]] = {name: [] for name in EXPERIMENTS}
     for seed in range(seeds):
         for name, (model, _, _) in EXPERIMENTS.items():
-            options = [*fit_options(name, seed), *length]
+            options = run_options(name, seed) | length
             reused = reuse if name == model else ()  # compare.py has plain runs only
             metrics = train_run(model, seed, out_dir, data_dir, download, name, options, reused, log)
             runs[name].append(metrics)

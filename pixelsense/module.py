@@ -16,9 +16,12 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from pixelsense.config import RECIPES
 from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
 from pixelsense.nets import ANN, CNN, PixelPermutation
 from pixelsense.report import ConfidentMistakes, Mistakes, assemble
+
+_CNN = RECIPES["cpu"]["cnn"]
 
 
 def build_net(
@@ -87,13 +90,14 @@ class Classifier(pl.LightningModule):
     def __init__(
         self,
         arch: str = "cnn",
-        channels: tuple[int, ...] = (32, 64),  # CNN only: conv width per pooling stage
-        hidden: tuple[int, ...] = (128,),  # dense hidden sizes
-        dropout: float = 0.2,
-        lr: float = 3e-3,  # peak learning rate
-        weight_decay: float = 5e-4,  # AdamW, on weights only (not biases or norms)
-        label_smoothing: float = 0.1,
-        schedule: str = "onecycle",
+        # The defaults are the CPU recipe of the CNN (config.RECIPES, their one place).
+        channels: tuple[int, ...] = _CNN["channels"],  # CNN only: conv width per pooling stage
+        hidden: tuple[int, ...] = _CNN["hidden"],  # dense hidden sizes
+        dropout: float = _CNN["dropout"],
+        lr: float = _CNN["lr"],  # peak learning rate
+        weight_decay: float = _CNN["weight_decay"],  # AdamW, on weights only (not biases or norms)
+        label_smoothing: float = _CNN["label_smoothing"],
+        schedule: str = _CNN["schedule"],
         permute_pixels: int | None = None,  # seed of a fixed pixel order applied to every image
     ) -> None:
         super().__init__()

@@ -6,7 +6,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pixelsense.config import RECIPES
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
+
+# The default networks are those of the default (CPU) recipes; the values live in config.RECIPES only.
+_ANN, _CNN = RECIPES["cpu"]["ann"], RECIPES["cpu"]["cnn"]
 
 
 def dense_head(features: int, hidden: tuple[int, ...], dropout: float) -> list[nn.Module]:
@@ -21,7 +25,7 @@ def dense_head(features: int, hidden: tuple[int, ...], dropout: float) -> list[n
 class ANN(nn.Module):
     """Baseline MLP on flattened pixels: (Linear → ReLU → Dropout) per hidden size → 10 logits."""
 
-    def __init__(self, hidden: tuple[int, ...] = (512, 256), dropout: float = 0.2) -> None:
+    def __init__(self, hidden: tuple[int, ...] = _ANN["hidden"], dropout: float = _ANN["dropout"]) -> None:
         super().__init__()
         self.layers = nn.Sequential(nn.Flatten(), *dense_head(IMAGE_SIZE * IMAGE_SIZE, hidden, dropout))
 
@@ -35,9 +39,9 @@ class CNN(nn.Module):
 
     def __init__(
         self,
-        channels: tuple[int, ...] = (32, 64),
-        hidden: tuple[int, ...] = (128,),
-        dropout: float = 0.2,
+        channels: tuple[int, ...] = _CNN["channels"],
+        hidden: tuple[int, ...] = _CNN["hidden"],
+        dropout: float = _CNN["dropout"],
         convs: int = 1,
     ) -> None:
         super().__init__()

@@ -8,10 +8,10 @@ training everything again.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pixelsense.config import RECIPE_FIELDS, FitConfig, parse_config
+from pixelsense.config import RECIPE_FIELDS, FitConfig
 from pixelsense.constants import ARCHS
 
 
@@ -19,15 +19,12 @@ def run_dir(out_dir: str | Path, name: str, seed: int) -> Path:
     return Path(out_dir) / "runs" / f"{name}-seed{seed}"
 
 
-def _args(model: str, seed: int, checkpoint_dir: Path, logdir: Path, data_dir: str, download: bool,
-          extra: Sequence[str]) -> list[str]:  # fmt: skip
-    """fit.py's arguments for one run. One device: the runs are small, and one process keeps the
-    sequence of runs in one place."""
-    return [
-        "--model", model, "--seed", str(seed), "--data-dir", data_dir, "--devices", "1",
-        "--checkpoint-dir", str(checkpoint_dir), "--logdir", str(logdir),
-        "--download" if download else "--no-download", *extra,
-    ]  # fmt: skip
+def _config(model: str, seed: int, checkpoint_dir: Path, logdir: Path, data_dir: str, download: bool,
+            options: Mapping[str, object]) -> FitConfig:  # fmt: skip
+    """One run's configuration, as given (recipe values not filled in yet). One device: the runs are small,
+    and one process keeps the sequence of runs in one place."""
+    return FitConfig(model=model, seed=seed, data_dir=data_dir, devices="1", download=download,
+                     checkpoint_dir=str(checkpoint_dir), logdir=str(logdir), **options)  # fmt: skip
 
 
 def finished(cfg: FitConfig) -> dict | None:
@@ -46,9 +43,9 @@ def finished(cfg: FitConfig) -> dict | None:
 
 
 def train_run(model: str, seed: int, out_dir: str | Path, data_dir: str = "data", download: bool = True,
-              name: str | None = None, extra: Sequence[str] = (), reuse: Sequence[str | Path] = (),
-              log=print) -> dict:  # fmt: skip
-    """The metrics of one run of ``model``'s default recipe changed by ``extra`` (fit.py options) with
+              name: str | None = None, options: Mapping[str, object] | None = None,
+              reuse: Sequence[str | Path] = (), log=print) -> dict:  # fmt: skip
+    """The metrics of one run of ``model``'s default recipe changed by ``options`` (FitConfig fields) with
     ``seed``, in ``<out_dir>/runs/<name>-seed<seed>``. A finished run there, or in the same place under one
     of the ``reuse`` folders, is taken as it is; otherwise the run is trained."""
     from pixelsense.train import fit
@@ -56,14 +53,14 @@ def train_run(model: str, seed: int, out_dir: str | Path, data_dir: str = "data"
     name = name or model
     logdir = Path(out_dir) / "tensorboard"
     for folder in [*reuse, out_dir]:
-        args = _args(model, seed, run_dir(folder, name, seed), logdir, data_dir, download, extra)
-        metrics = finished(parse_config(args))
+        given = _config(model, seed, run_dir(folder, name, seed), logdir, data_dir, download, options or {})
+        metrics = finished(given.resolved())
         if metrics is not None:
             log(f"reusing {run_dir(folder, name, seed)} ({name} seed {seed}, already trained)")
             return metrics
-    cfg = parse_config(args)  # the last one: this run's own folder
+    cfg = given.resolved()  # the last one: this run's own folder
     log(f"training {name} seed {seed} into {cfg.checkpoint_dir}")
-    return fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
+    return fit(cfg, command=given.command_line())
 
 
 def train_runs(

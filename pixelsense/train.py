@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,9 @@ from pixelsense.sources import ensure_fashion_mnist
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 # In-memory uint8 slices need no DataLoader worker processes.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+# Lightning's rank-zero info lines (advertising tips, "GPU available: ...", "Restoring states ..."): fit.py
+# prints its own start line with the device, precision and what it resumes from. Warnings still show.
+logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
 # What a checkpoint must hold for --resume to go on exactly: optimiser, schedule, loop and callback states.
 RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
@@ -143,7 +147,8 @@ def make_trainer(
             benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
         )  # fmt: skip
-    except (MisconfigurationException, ValueError) as err:  # not TypeError: a bug keeps its traceback
+    # Lightning checks these settings here, and says TypeError of a --devices it cannot parse ("abc").
+    except (MisconfigurationException, ValueError, TypeError) as err:
         raise ConfigError(f"Lightning cannot run these settings: {first_line(err)} Check --accelerator, "
                           "--devices, --strategy and --precision.") from None  # fmt: skip
     return trainer, best

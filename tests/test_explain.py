@@ -11,8 +11,8 @@ import torch
 
 from pixelsense import probes, runs
 from pixelsense.cli import explain_main
-from pixelsense.config import parse_config
-from pixelsense.explain import EXPERIMENTS, fit_options, most_confused_pair, pick_examples, train_experiments
+from pixelsense.config import FitConfig, parse_config
+from pixelsense.explain import EXPERIMENTS, most_confused_pair, pick_examples, run_options, train_experiments
 from pixelsense.module import build_net
 from pixelsense.why_report import conclusion, markdown
 
@@ -20,8 +20,8 @@ from pixelsense.why_report import conclusion, markdown
 def _changed(name: str, seed: int) -> dict:
     model = EXPERIMENTS[name][0]
     plain, changed = (
-        parse_config(["--model", model]),
-        parse_config(["--model", model, *fit_options(name, seed)]),
+        FitConfig(model=model).resolved(),
+        FitConfig(model=model, **run_options(name, seed)).resolved(),
     )
     return {k: v for k, v in vars(changed).items() if vars(plain)[k] != v}
 

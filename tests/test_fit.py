@@ -13,7 +13,7 @@ import torch
 from conftest import N_TEST
 
 from pixelsense.cli import fit_main
-from pixelsense.config import parse_config
+from pixelsense.config import FitConfig, parse_config
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
 from pixelsense.module import Classifier
@@ -237,3 +237,14 @@ def test_resume_refuses_damaged_finished_or_reshaped_runs(tmp_path, fake_data, c
     last.write_bytes(last.read_bytes()[:1000])
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "32", "--resume") == 2
     assert "last.ckpt is damaged" in capsys.readouterr().err
+
+
+def test_a_configuration_names_the_command_that_reruns_it():
+    import shlex
+
+    given = FitConfig(
+        model="ann", seed=2, devices="1", flip=False, permute_pixels=3, hidden=(64, 32), lr=0.01
+    )
+    command = given.command_line()
+    assert command.startswith("python scripts/fit.py --model ann ") and "--no-flip" in command
+    assert parse_config(shlex.split(command)[2:]) == given.resolved()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pixelsense.config import FitConfig, parse_config
+from pixelsense.config import FitConfig
 from pixelsense.constants import CLASSES
-from pixelsense.explain import EXPERIMENTS, fit_options
+from pixelsense.explain import EXPERIMENTS, run_options
 from pixelsense.summary import markdown
 from pixelsense.why_report import conclusion as conclusion_why
 from pixelsense.why_report import markdown as markdown_why
@@ -125,8 +125,8 @@ def test_why_runs_are_the_current_recipes_each_changed_by_its_experiment_only():
             k: getattr(config, k) for k in ("data_dir", "checkpoint_dir", "logdir", "devices", "download")
         }
         model = EXPERIMENTS[run["experiment"]][0]
-        options = fit_options(run["experiment"], run["seed"])
-        expected = parse_config(["--model", model, "--seed", str(run["seed"]), "--recipe", "cpu", *options])
+        options = run_options(run["experiment"], run["seed"])
+        expected = FitConfig(model=model, seed=run["seed"], recipe="cpu", **options).resolved()
         assert config == dataclasses.replace(expected, **where)
 
 

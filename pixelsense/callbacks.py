@@ -83,6 +83,17 @@ class EpochSeed(Callback):
         torch.manual_seed(seed_of("epoch", self.seed, trainer.current_epoch, trainer.global_rank))
 
 
+class RunConfig(Callback):
+    """The run's configuration, kept in every checkpoint, so that --resume can refuse settings that would
+    make the resumed run another run."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+
+    def state_dict(self) -> dict:
+        return {"config": self.config}
+
+
 class Stopwatch(Callback):
     """Training time, carried in the checkpoint so that a resumed run reports the whole run's time."""
 

@@ -12,6 +12,7 @@ import torch
 
 from pixelsense.constants import ARCHS
 from pixelsense.errors import PixelsenseError, first_line
+from pixelsense.paths import not_regular
 
 
 class CheckpointError(PixelsenseError):
@@ -26,6 +27,8 @@ def load_checkpoint(path: str | os.PathLike):
     path, redo = Path(path), "pass a .ckpt written by scripts/fit.py"
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint; {redo}.")
+    if (problem := not_regular(path)) and "does not exist" not in problem:  # torch.load would wait on a FIFO
+        raise CheckpointError(f"{path} {problem}; {redo}.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

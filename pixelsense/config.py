@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixelsense.constants import ARCHS, SCHEDULES
-from pixelsense.errors import PixelsenseError
+from pixelsense.errors import PixelsenseError, first_line
 
 # The default recipe of each model on each kind of device; the README's results come from these exact
 # values (the CPU ones). A GPU step costs about the same for 256 images as for 1024, so the GPU recipes
@@ -34,6 +34,7 @@ RECIPES: dict[str, dict[str, dict]] = {
     },
 }
 RECIPE_FIELDS = tuple(_CPU["cnn"])  # the FitConfig fields that a recipe fills in
+MAX_CONFIG_BYTES = 1_000_000  # a saved config.json is about 1 KB; more is not one
 
 
 def _opt(help: str, default=None, **kw):
@@ -144,17 +145,25 @@ def load_config(path: str) -> dict:
     """The settings in a saved run configuration, each of the type its option takes (argparse checks the
     command line, not the defaults it is given)."""
     from pixelsense.checks import base_type, type_problem
+    from pixelsense.paths import not_regular
 
     redo = "pass a config.json saved by fit.py"
     if Path(path).is_dir():
         raise ConfigError(f"the run configuration {path} is a folder; {redo}.")
+    if (problem := not_regular(Path(path))) and "does not exist" not in problem:  # a FIFO would hang
+        raise ConfigError(f"the run configuration {path} {problem}; {redo}.")
     try:
-        values = json.loads(Path(path).read_text())
+        with open(path, "rb") as f:
+            text = f.read(MAX_CONFIG_BYTES + 1)
+        if len(text) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"the run configuration {path} is over {MAX_CONFIG_BYTES:,} bytes; {redo}.")
+        values = json.loads(text)
     except OSError as err:
         reason = err.strerror or err
         raise ConfigError(f"cannot read the run configuration {path} ({reason}); {redo}.") from None
-    except ValueError as err:  # not JSON, or not text
-        raise ConfigError(f"the run configuration {path} is not JSON ({err}); {redo}.") from None
+    except (ValueError, RecursionError) as err:  # not JSON, not text, or nested past Python's stack
+        reason = first_line(err)
+        raise ConfigError(f"the run configuration {path} is not JSON ({reason}); {redo}.") from None
     if not isinstance(values, dict):
         shown = json.dumps(values)[:40]
         raise ConfigError(f"{path} holds {shown}, not a JSON object of settings; {redo}.")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     target = Path(target)
     made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # innermost first
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    tmp = _partial(target)
     try:
         yield tmp
         _sync(tmp)  # the bytes are on disk before the name points at them
@@ -31,6 +33,27 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         if not target.exists():
             _remove_empty(made)
+
+
+def _partial(target: Path, kind: str = "") -> Path:
+    """The temporary name beside ``target`` (``.<name>.<pid>.part``), short enough for any file system
+    that takes ``target``; partial files that a killed process left under this name are removed first."""
+    name = target.name[:NAME_KEPT]
+    for stale in target.parent.glob(f".{glob.escape(name)}.*.part"):
+        pid = stale.name[len(name) + 2 :].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    return target.with_name(f".{name}.{os.getpid()}{'.' + kind if kind else ''}.part")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _remove_empty(folders: list[Path]) -> None:
@@ -55,15 +78,19 @@ def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
     namesakes in ``folder`` as one change: if any of them cannot be put in place, those already moved are
     taken back and the old files restored, so ``folder`` holds either all the new files or none of them.
     Other files in ``folder`` are left alone."""
-    import shutil
-
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.part")
-    old = folder.with_name(f".{folder.name}.{os.getpid()}.old.part")  # the replaced files, until done
-    tmp.mkdir(exist_ok=True)
+    tmp = _partial(folder)
+    old = _partial(folder, "old")  # the replaced files, until done
     try:
-        yield tmp
+        try:
+            tmp.mkdir(exist_ok=True)
+            yield tmp
+        except OSError as err:  # writing a new file: name it where the user will look for it
+            where = Path(err.filename) if err.filename else tmp
+            if where != tmp and tmp not in where.parents:
+                raise
+            raise OSError(err.errno, err.strerror, str(folder / where.relative_to(tmp))) from None
         moves = [(p, folder / p.relative_to(tmp)) for p in sorted(tmp.rglob("*")) if p.is_file()]
         for _, target in moves:  # refuse before anything moves
             if target.is_dir():
@@ -107,6 +134,9 @@ def cannot_write(err: OSError, option: str) -> str:
     if err.errno == errno.ENOSPC:
         return f"{where}: the disk is full; free some space or pick another {option}."
     return f"{where}: {err.strerror or err}; pick another {option}."
+
+
+NAME_KEPT = 200  # of a file's name in its temporary name: with "." + pid + ".old.part" it stays under 255
 
 
 class Busy(PixelsenseError):

@@ -21,9 +21,13 @@ class Stopped(BaseException):
         self.signum = signum
 
 
+_received: list[int] = []  # the signal that stopped the command, if one did
+
+
 def _stop(signum: int, frame) -> None:
     for each in SIGNALS:  # a second Ctrl-C must not interrupt the clean-up the first one started
         signal.signal(each, signal.SIG_IGN)
+    _received[:] = [signum]
     raise Stopped(signum)
 
 
@@ -39,12 +43,15 @@ def stoppable(script: str, main: Callable[[], int], left: str = "nothing was hal
     """Run ``main`` (a command's body, returning its exit code) so that a signal ends it with one line on
     stderr and exit 130, saying what the user is left with (``left``, or what the body said since with
     ``if_stopped``)."""
-    _left[:] = [left]
+    _left[:], _received[:] = [left], []
     before = {each: signal.signal(each, _stop) for each in SIGNALS}
     try:
         return main()
-    except (Stopped, KeyboardInterrupt) as err:
-        name = err.args[0] if isinstance(err, Stopped) else "SIGINT"
+    except (Stopped, KeyboardInterrupt, Exception) as err:
+        # A signal that lands inside a C extension (onnxruntime's import) can come out as its own error.
+        if not isinstance(err, Stopped | KeyboardInterrupt) and not _received:
+            raise
+        name = signal.Signals(_received[0]).name if _received else "SIGINT"
         said = _left[0]
         print(f"\n{script}: stopped by {name}; {said() if callable(said) else said}.", file=sys.stderr)
         return STOPPED

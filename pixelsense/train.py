@@ -22,9 +22,11 @@ from pixelsense.callbacks import (
     EpochSeed,
     ProgressBar,
     QuietProfiler,
+    RunConfig,
     Stopwatch,
 )
-from pixelsense.config import ConfigError, FitConfig
+from pixelsense.checks import option
+from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
 from pixelsense.errors import PixelsenseError, first_line
@@ -38,7 +40,9 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 # Lightning's rank-zero info lines (advertising tips, "GPU available: ...", "Restoring states ..."): fit.py
 # prints its own start line with the device, precision and what it resumes from. Warnings still show.
-logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+# And its "Received SIGTERM" note: a stop is said in one line by signals.stoppable.
+for _source in ("utilities.rank_zero", "trainer.connectors.signal_connector"):
+    logging.getLogger(f"pytorch_lightning.{_source}").setLevel(logging.WARNING)
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
 # What a checkpoint must hold for --resume to go on exactly: optimiser, schedule, loop and callback states.
 RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
@@ -102,12 +106,35 @@ def _resume_path(cfg: FitConfig) -> str | None:
             f"{last} was trained with --permute-pixels {saved.get('permute_pixels')}, not "
             f"{cfg.permute_pixels}; resume with the same --permute-pixels."
         )
+    _same_run(last, state, cfg)
     # A run stopped after its last epoch but before its report (metrics.json, written last) is finished.
     if done > cfg.epochs or (done == cfg.epochs and (Path(cfg.checkpoint_dir) / "metrics.json").is_file()):
         raise ResumeError(
             f"{last} has already trained {done} epochs; pass --epochs above {done} to continue."
         )
     return str(last)
+
+
+def _same_run(last: Path, state: dict, cfg: FitConfig) -> None:
+    """Refuse settings that would make the resumed run another one than the run that wrote ``last``."""
+    saved = state.get("callbacks", {}).get("RunConfig", {}).get("config")
+    if not isinstance(saved, dict):
+        return  # a checkpoint from before the configuration was kept: the checks above are what there is
+    now = json.loads(cfg.to_json())
+    for key in ("seed", "recipe", "permute_pixels", *RECIPE_FIELDS):
+        if key != "epochs" and saved.get(key) != now[key]:
+            had, want = _show(saved.get(key)), _show(now[key])
+            raise ResumeError(
+                f"{last} was trained with {option(key)} {had}, not {want}; resume with the run's settings."
+            )
+    planned = saved.get("epochs", 0)
+    if cfg.epochs < planned:
+        raise ResumeError(f"{last} is a run of {planned} epochs (its learning-rate schedule was built for "
+                          f"them); resume with --epochs {planned}, or more to stretch it.")  # fmt: skip
+
+
+def _show(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
@@ -137,7 +164,7 @@ def make_trainer(
     # Lightning's save_last only writes when the best one does; --resume needs every epoch.
     last = Checkpoint(dirpath=cfg.checkpoint_dir, filename="last", enable_version_counter=False)
     # Each epoch seeds its own random draws, so a resumed run trains as if it had never stopped.
-    callbacks = [best, last, EpochSeed(cfg.seed), ProgressBar(), *extra]
+    callbacks = [best, last, EpochSeed(cfg.seed), RunConfig(json.loads(cfg.to_json())), ProgressBar(), *extra]
     try:
         trainer = pl.Trainer(
             accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,

@@ -204,6 +204,8 @@ ROWS: list[Bad] = [
         r"link\.csv is an input", both(A_NPY, lambda t: (t / "link.csv").symlink_to(t / "a.npy"))),
     bad("output-a-hard-link-to-an-input", ("{tmp}/a.npy", "--output", "{tmp}/hard.csv"), 2,
         r"hard\.csv is an input", both(A_NPY, lambda t: os.link(t / "a.npy", t / "hard.csv"))),
+    bad("more-threads-than-cores", (GOOD, "--threads", "100000"), 2, r"--threads must be at most \d+"),
+    bad("a-batch-beyond-memory", (GOOD, "--batch-size", "1000000000"), 2, r"--batch-size must be at most 65,536"),
     bad("output-is-the-model", (GOOD, "--output", "{model}"), 2, r"is the --model file"),
     bad("output-is-the-labels", (GOOD, "--labels", "{tmp}/l.csv", "--output", "{tmp}/l.csv"), 2,
         r"is the --labels file", write("l.csv", LABELS)),

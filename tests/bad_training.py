@@ -57,6 +57,16 @@ def _unlock(tmp: Path) -> None:
         os.close(HELD.pop())
 
 
+def _planned(epochs: int):
+    """The checkpoint of a run started for ``epochs`` epochs (and stopped after its first)."""
+
+    def change(state: dict) -> dict:
+        state["callbacks"]["RunConfig"]["config"]["epochs"] = epochs
+        return state
+
+    return change
+
+
 def _without(key: str):
     return lambda state: {k: v for k, v in state.items() if k != key}
 
@@ -91,6 +101,12 @@ ROWS: list[Bad] = [
         r"was trained with --hidden \(16,\), not \(32,\)", _last()),
     Bad("fit-resume-already-finished", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
         r"has already trained 1 epochs; pass --epochs above 1", _finished),
+    Bad("fit-resume-with-another-seed", "fit", (*FIT, *INTO, "--epochs", "2", "--seed", "5", "--resume"), 2,
+        r"last.ckpt was trained with --seed 0, not 5; resume with the run's settings", _last()),
+    Bad("fit-resume-with-another-batch-size", "fit", (*FIT, *INTO, "--epochs", "2", "--batch-size", "64",
+        "--resume"), 2, r"was trained with --batch-size 256, not 64", _last()),
+    Bad("fit-resume-with-fewer-epochs-than-planned", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
+        r"last.ckpt is a run of 3 epochs .*resume with --epochs 3", _last(_planned(3))),
     Bad("fit-resume-a-folder", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
         r"nothing to resume", lambda tmp: (tmp / "ck" / "last.ckpt").mkdir(parents=True)),
     # fit.py: data

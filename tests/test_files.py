@@ -106,3 +106,21 @@ def test_the_lock_refuses_a_second_holder_and_dies_with_the_first(tmp_path):
     (folder / ".last.ckpt.99999.part").write_bytes(b"half a checkpoint")
     with exclusive(folder, "--checkpoint-dir"):  # a killed holder blocks no one, and its leftovers go
         assert list(folder.iterdir()) == []
+
+
+def test_a_long_name_is_written_and_a_dead_writers_partial_file_is_swept(tmp_path):
+    target = tmp_path / ("n" * 250 + ".csv")  # a legal name; ".<name>.<pid>.part" would not be
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".{target.name[:200]}.{dead.pid}.part"  # what a killed writer left
+    stale.write_text("half")
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole" and os.listdir(tmp_path) == [target.name]
+
+
+def test_an_error_in_a_results_folder_names_the_real_file(tmp_path):
+    out = tmp_path / "report"
+    with pytest.raises(OSError) as caught, atomic_files(out) as tmp:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp / "figure.png"))
+    assert caught.value.filename == str(out / "figure.png")

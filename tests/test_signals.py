@@ -60,3 +60,15 @@ def test_what_is_left_is_said_when_the_signal_comes(capsys):
 
     assert stoppable("fit.py", main) == STOPPED
     assert capsys.readouterr().err.strip() == "fit.py: stopped by SIGINT; 3 epochs kept."
+
+
+def test_a_signal_that_a_library_turns_into_its_own_error_is_still_a_stop(capsys):
+    def main() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # lands while a C extension imports, say
+        except BaseException:
+            raise ImportError("initialization failed") from None
+        return 0
+
+    assert stoppable("predict.py", main) == STOPPED
+    assert capsys.readouterr().err.strip() == "predict.py: stopped by SIGTERM; nothing was half-written."

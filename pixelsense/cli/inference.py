@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from pixelsense.cli.options import data_options, positive_int
@@ -10,6 +11,8 @@ from pixelsense.config import Parser
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError, command
 from pixelsense.signals import if_stopped
+
+MAX_BATCH = 65_536  # images per onnxruntime call: 51 MB of pixels; larger only costs memory
 
 
 @command("predict.py", writes="--output")
@@ -36,6 +39,11 @@ def predict_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
+    cores = os.cpu_count() or 1
+    if args.threads and args.threads > cores:  # onnxruntime would start every one of them
+        raise PixelsenseError(f"--threads must be at most {cores}, the cores of this machine.")
+    if args.batch_size > MAX_BATCH:  # a batch is batch × 784 bytes in, and more on the way through
+        raise PixelsenseError(f"--batch-size must be at most {MAX_BATCH:,}; larger is no faster.")
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
     if_stopped(written)
     return run(args)

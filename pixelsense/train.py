@@ -36,8 +36,6 @@ from pixelsense.sources import ensure_fashion_mnist
 
 # Lightning internals on torch >= 2.10; not actionable for a user.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-# In-memory uint8 slices need no DataLoader worker processes.
-warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 # Lightning's rank-zero info lines (advertising tips, "GPU available: ...", "Restoring states ..."): fit.py
 # prints its own start line with the device, precision and what it resumes from. Warnings still show.
 # And its "Received SIGTERM" note: a stop is said in one line by signals.stoppable.

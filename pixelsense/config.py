@@ -178,23 +178,24 @@ def load_config(path: str) -> dict:
         hint = base_type(hints[name])[0] if name in RECIPE_FIELDS else hints[name]
         expected = type_problem(value, hint, fields[name].metadata.get("choices", ()))
         if expected:
-            shown = json.dumps(value)
-            raise ConfigError(f"{path}: {name!r} must be {expected}, not {shown}; fix it or {redo}.")
+            given = json.dumps(value)
+            raise ConfigError(f"{path}: {name!r} must be {expected}, not {given}; fix it or {redo}.")
     return values
 
 
 def _help(f: dataclasses.Field) -> str:
     if f.name in RECIPE_FIELDS:
-        shown = "; ".join(
-            f"{device}: " + ", ".join(f"{model} {_show(recipe[f.name])}" for model, recipe in models.items())
+        defaults = "; ".join(
+            f"{device}: " + ", ".join(f"{model} {shown(recipe[f.name])}" for model, recipe in models.items())
             for device, models in RECIPES.items()
         )
-        return f"{f.metadata['help']} (default {shown})"
-    return f"{f.metadata['help']} (default: {_show(f.default)})"
+        return f"{f.metadata['help']} (default {defaults})"
+    return f"{f.metadata['help']} (default: {shown(f.default)})"
 
 
-def _show(value) -> str:
-    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+def shown(value) -> str:
+    """A value as it is typed on the command line: a list of widths as ``32 64``."""
+    return " ".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
 
 
 class Parser(argparse.ArgumentParser):

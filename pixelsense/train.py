@@ -26,7 +26,7 @@ from pixelsense.callbacks import (
     Stopwatch,
 )
 from pixelsense.checks import option
-from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig
+from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig, shown
 from pixelsense.constants import CLASSES
 from pixelsense.data import FashionMNISTDataModule
 from pixelsense.errors import PixelsenseError, first_line
@@ -121,7 +121,7 @@ def _same_run(last: Path, state: dict, cfg: FitConfig) -> None:
     now = json.loads(cfg.to_json())
     for key in ("seed", "recipe", "permute_pixels", *RECIPE_FIELDS):
         if key != "epochs" and saved.get(key) != now[key]:
-            had, want = _show(saved.get(key)), _show(now[key])
+            had, want = shown(saved.get(key)), shown(now[key])
             raise ResumeError(
                 f"{last} was trained with {option(key)} {had}, not {want}; resume with the run's settings."
             )
@@ -129,10 +129,6 @@ def _same_run(last: Path, state: dict, cfg: FitConfig) -> None:
     if cfg.epochs < planned:
         raise ResumeError(f"{last} is a run of {planned} epochs (its learning-rate schedule was built for "
                           f"them); resume with --epochs {planned}, or more to stretch it.")  # fmt: skip
-
-
-def _show(value) -> str:
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:

@@ -11,16 +11,18 @@ import re
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pixelsense import photo
 from pixelsense.constants import IMAGE_SIZE
 from pixelsense.paths import Failure, kind_of
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
+AS_GIVEN = photo.LIGHT_ON_DARK  # IDX files and .npy arrays are in dataset form: read as they are
 MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); a larger one is refused from its header
 
 
@@ -28,41 +30,63 @@ MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); a larger
 class Chunk:
     sources: list[str]
     images: np.ndarray  # uint8 [k, 28, 28]
+    polarities: list[str]  # per image, photo.LIGHT_ON_DARK or photo.DARK_ON_LIGHT: how it was read
 
 
 def _open_idx(path: Path):
     return (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb")
 
 
-def read_all(items: Iterable[Path | Failure], chunk: int, invert: bool) -> Iterator[Chunk | Failure]:
+def read_all(items: Iterable[Path | Failure], chunk: int, images: Callable) -> Iterator[Chunk | Failure]:
+    """Every item's images in order; ``images`` turns a list of image files into single-image Chunks and
+    Failures, in order (``decoding.Decoder``: in this process or a pool)."""
+    files: list[Path] = []  # image files in a row go together, so that a pool has work to share
     for item in items:
+        if isinstance(item, Path) and kind_of(item) == "image":
+            files.append(item)
+            continue
+        if files:
+            yield from images(files)
+            files = []
         if isinstance(item, Failure):
             yield item
             continue
-        kind = kind_of(item)
         try:
-            if kind == "npy":
+            if kind_of(item) == "npy":
                 yield from _read_npy(item, chunk)
-            elif kind == "idx":
+            elif kind_of(item) == "idx":
                 yield from _read_idx(item, chunk)
-            elif kind == "image":
-                yield Chunk([str(item)], load_image(item, invert)[None])
             else:
                 yield Failure(str(item), "not an image, IDX or .npy file")
         except _Bad as bad:
             yield Failure(str(item), str(bad))
+    if files:
+        yield from images(files)
+
+
+def read_images(paths: list[str], invert: str) -> list[tuple[str, np.ndarray | None, str]]:
+    """(source, image, polarity) per path, or (source, None, the reason it cannot be used): what a decoding
+    worker returns for its share of a folder."""
+    out = []
+    for path in paths:
+        try:
+            out.append((path, *load_image(Path(path), invert)))
+        except _Bad as bad:
+            out.append((path, None, str(bad)))
+    return out
 
 
 class _Bad(Exception):
     """The reason one input cannot be used."""
 
 
-def load_image(path: Path, invert: bool = False) -> np.ndarray:
-    """Any size and mode → uint8 28×28 grayscale, white object on black (``invert`` for dark on light).
-    An image over MAX_PIXELS is refused from its header, before any pixel is decoded."""
+def load_image(path: Path, invert: str = "auto") -> tuple[np.ndarray, str]:
+    """Any size and mode → (uint8 28×28 light garment on black, the polarity used): the data set's own
+    conversion (``photo.to_dataset_form``); JPEGs decoded at the scale it needs. An image over MAX_PIXELS
+    is refused from its header, before any pixel is decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    background = 255 if invert else 0  # transparent areas and padding become background
+    background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow's own limit: refused too
@@ -70,6 +94,8 @@ def load_image(path: Path, invert: bool = False) -> np.ndarray:
                 if im.width * im.height > MAX_PIXELS:
                     raise _Bad(_too_large(f"{im.width}×{im.height} = {im.width * im.height:,}"))
                 im.seek(0)  # first frame of an animation
+                if im.format == "JPEG":  # decoded smaller (DCT scaling) when the conversion needs no more
+                    im.draft("L", photo.decode_size(im.size))
                 im.load()
                 gray = _gray(ImageOps.exif_transpose(im), background)  # phones store rotation in EXIF
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -77,15 +103,7 @@ def load_image(path: Path, invert: bool = False) -> np.ndarray:
         raise _Bad(_too_large(f"{pixels:,}")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise _Bad(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
-    side = max(gray.size)  # pad to a square so the garment keeps its shape, then resize
-    if side * side > MAX_PIXELS:  # that square would be huge (1×60000 pixels: 3.6 GB): shrink first
-        scale = IMAGE_SIZE / side
-        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-        gray, side = gray.resize(size, Image.Resampling.LANCZOS), IMAGE_SIZE
-    square = Image.new("L", (side, side), background)
-    square.paste(gray, ((side - gray.width) // 2, (side - gray.height) // 2))
-    small = np.asarray(square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS), dtype=np.uint8)
-    return 255 - small if invert else small
+    return photo.to_dataset_form(gray, invert)
 
 
 def _too_large(pixels: str) -> str:
@@ -98,6 +116,8 @@ def _gray(im, background: int):
 
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
         wide = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(wide).all():
+            raise _Bad("contains NaN or infinite values")
         wide *= 255.0 / _full_scale(im.mode, wide)
         return Image.fromarray(wide.round().clip(0, 255).astype(np.uint8))
     if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
@@ -184,7 +204,7 @@ def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
     for start in range(0, len(array), chunk):
         part = np.asarray(array[start : start + chunk])
         images = (part * 255.0).round().astype(np.uint8) if floats else part
-        yield Chunk([f"{path}:{i}" for i in range(start, start + len(part))], images)
+        yield Chunk([f"{path}:{i}" for i in range(start, start + len(part))], images, [AS_GIVEN] * len(part))
 
 
 def _read_idx(path: Path, chunk: int) -> Iterator[Chunk]:
@@ -216,7 +236,7 @@ def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
                     got = start + len(data) // PIXELS
                     raise _Bad(f"is truncated: the header says {count} images, the file holds {got}")
                 images = np.frombuffer(data, np.uint8).reshape(want, IMAGE_SIZE, IMAGE_SIZE)
-                yield Chunk([f"{path}:{i}" for i in range(start, start + want)], images)
+                yield Chunk([f"{path}:{i}" for i in range(start, start + want)], images, [AS_GIVEN] * want)
             if f.read(1):  # also makes gzip check its CRC
                 raise _Bad(f"has data after its {count} images: not a clean IDX file")
     except (OSError, EOFError, zlib.error) as err:

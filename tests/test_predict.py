@@ -85,7 +85,7 @@ def test_every_input_kind_in_one_call(tmp_path, model_path, capsys):
     assert sources[:6] == [str(p) for p in sorted(paths["folder"].rglob("*")) if p.is_file()]
     assert f"{arrays / 'f.npy'}:2" in sources and f"{arrays / 't-idx3-ubyte.gz'}:3" in sources
     assert list(got[0]) == ["source", "label", "class", "confidence", "top2_label", "top2_class",
-                            "top2_confidence", "top3_label", "top3_class", "top3_confidence"]  # fmt: skip
+                            "top2_confidence", "top3_label", "top3_class", "top3_confidence", "polarity"]  # fmt: skip
     assert all(
         float(r["confidence"]) >= float(r["top2_confidence"]) >= float(r["top3_confidence"]) for r in got
     )
@@ -105,14 +105,17 @@ def test_image_conversion(tmp_path):
         return tmp_path / name
 
     deep = Image.fromarray(np.full((28, 28), 32896, np.uint16))  # 16-bit mid grey
-    assert load_image(saved(deep, "deep.png"))[0, 0] == 128  # scaled, not clipped to 255
-    clear = Image.fromarray(np.full((28, 28, 4), [255, 255, 255, 0], np.uint8), "RGBA")
-    assert load_image(saved(clear, "clear.png")).max() == 0  # transparent flattens to the black background
-    light = Image.fromarray(np.full((56, 56), 255, np.uint8))
-    assert load_image(saved(light, "light.png"), invert=True).max() == 0
-    wide = Image.fromarray(np.full((10, 40), 255, np.uint8))
-    small = load_image(saved(wide, "wide.png"))
-    assert small.shape == (28, 28) and small[0].max() < 30 and small[14].min() > 200  # padded, not stretched
+    assert load_image(saved(deep, "deep.png"), "off")[0][0, 0] == 128  # scaled, not clipped to 255
+    clear = Image.fromarray(np.full((28, 28, 4), [0, 0, 0, 0], np.uint8), "RGBA")
+    # transparent is the white of a product photo's background: read as dark on light, so black once inverted
+    image, polarity = load_image(saved(clear, "clear.png"))
+    assert image.max() == 0 and polarity == "dark-on-light"
+    assert load_image(saved(clear, "clear.png"), "off")[0].max() == 0  # on black, with inversion off
+    wide = np.zeros((30, 60), np.uint8)
+    wide[10:20, 10:50] = 255  # a white 10×40 bar on black
+    small, polarity = load_image(saved(Image.fromarray(wide), "wide.png"))
+    assert polarity == "light-on-dark"  # trimmed to the bar, longest side 28, centered: padded, not stretched
+    assert small.shape == (28, 28) and small[:9].max() == 0 and small[19:].max() == 0 and small[12:16].min() > 200
 
 
 def test_bad_inputs_are_one_line_each_and_the_good_ones_are_predicted(tmp_path, model_path, capsys):
@@ -281,15 +284,19 @@ def test_accuracy_stays_off_a_table_on_stdout(tmp_path, model_path, capsys):
 
 def test_float_and_rotated_images(tmp_path):
     Image.fromarray(np.full((28, 28), 0.5, np.float32)).save(tmp_path / "float.tif")
-    assert load_image(tmp_path / "float.tif")[5, 5] == 128
+    assert load_image(tmp_path / "float.tif", "off")[0][5, 5] == 128
     tall = np.zeros((40, 20), np.uint8)
-    tall[:, :10] = 255  # left half white
+    tall[4:36, 3:8] = 255  # a bar on the left, and a stem to the right of its middle: a T lying down
+    tall[18:22, 8:17] = 255
     image = Image.fromarray(tall)
     exif = image.getexif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     image.save(tmp_path / "rotated.jpg", exif=exif, quality=100)
-    shown = load_image(tmp_path / "rotated.jpg")
-    assert shown[8:13, 4:24].mean() > 200 and shown[15:20, 4:24].mean() < 50  # white on top once upright
+    image.transpose(Image.Transpose.ROTATE_270).save(tmp_path / "upright.jpg", quality=100)
+    shown, upright = load_image(tmp_path / "rotated.jpg")[0], load_image(tmp_path / "upright.jpg")[0]
+    rows = np.flatnonzero((shown > 128).any(1))  # the bar on top once upright: wider than the stem below
+    assert (shown[rows[0]] > 128).sum() > 20 and (shown[rows[-1]] > 128).sum() < 10
+    assert np.abs(shown.astype(int) - upright).max() <= 2
 
 
 def test_a_glob_that_matches_folders_searches_them(tmp_path, model_path, capsys):
@@ -305,13 +312,13 @@ def test_a_glob_that_matches_folders_searches_them(tmp_path, model_path, capsys)
 def test_32_bit_images_scale_from_their_own_range(tmp_path):
     full = Image.fromarray(np.full((28, 28), 2**31 - 1, np.int32), "I")  # 32-bit white
     full.save(tmp_path / "full.tif")
-    assert load_image(tmp_path / "full.tif")[5, 5] == 255
+    assert load_image(tmp_path / "full.tif", "off")[0][5, 5] == 255
     half = Image.fromarray(np.full((28, 28), 2**30, np.int32), "I")
     half.save(tmp_path / "half.tif")
-    assert load_image(tmp_path / "half.tif")[5, 5] == 128
+    assert load_image(tmp_path / "half.tif", "off")[0][5, 5] == 128
     sixteen = Image.fromarray(np.full((28, 28), 32896, np.int32), "I")  # 16-bit values in a 32-bit image
     sixteen.save(tmp_path / "sixteen.tif")
-    assert load_image(tmp_path / "sixteen.tif")[5, 5] == 128
+    assert load_image(tmp_path / "sixteen.tif", "off")[0][5, 5] == 128
 
 
 def test_a_watched_run_shows_a_progress_bar_with_the_total(tmp_path, model_path, capsys, monkeypatch):
@@ -393,12 +400,12 @@ def test_a_thin_image_is_not_padded_at_full_size(tmp_path):
     if not Path("/proc/self/status").exists():
         pytest.skip("reads the peak memory from /proc/self/status (Linux)")
     # VmHWM: this process's peak resident memory (ru_maxrss would include pytest's, from before the exec).
-    code = ("import re, sys; from pixelsense.inputs import load_image; a = load_image(sys.argv[1]); "
+    code = ("import re, sys; from pixelsense.inputs import load_image; a = load_image(sys.argv[1])[0]; "
             "peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]; "
-            "print(a[:, 13].min(), a.sum() // 255, peak)")  # fmt: skip
+            "print(*a.shape, peak)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, tmp_path / "thin.png"], capture_output=True, text=True)
-    column, white, peak_kb = map(int, done.stdout.split())
-    assert column == 255 and white == 28 and peak_kb < 300_000, done.stdout  # one white column of 28 pixels
+    height, width, peak_kb = map(int, done.stdout.split())
+    assert (height, width) == (28, 28) and peak_kb < 300_000, done.stdout
 
 
 def test_the_loop_safe_glob_matches_glob(tmp_path, monkeypatch):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from pixelsense.cli.options import data_options, positive_int
@@ -18,6 +17,8 @@ MAX_BATCH = 65_536  # images per onnxruntime call: 51 MB of pixels; larger only 
 @command("predict.py", writes="--output")
 def predict_main(argv: list[str] | None = None) -> int:
     """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped."""
+    from pixelsense.decoding import cores
+    from pixelsense.photo import POLARITIES
     from pixelsense.predict import PROVIDERS, run
 
     parser = argparse.ArgumentParser(
@@ -33,15 +34,20 @@ def predict_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
                         help="also give the K best classes, 1 to 10 (default: 1)")  # fmt: skip
     parser.add_argument("--labels", help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy")
-    parser.add_argument("--invert", action="store_true", help="images are dark clothes on a light background")
+    parser.add_argument("--invert", choices=POLARITIES, nargs="?", const="on", default="auto",
+                        help="image files: 'auto' (default) reads a light border as a dark garment on a "
+                        "light background (a product photo) and inverts it; 'on' (or --invert alone) always "
+                        "inverts, 'off' never; IDX files and .npy arrays are read as they are")  # fmt: skip
+    parser.add_argument("--workers", type=positive_int, default=cores(),
+                        help=f"processes decoding image files (default: the {cores()} cores)")  # fmt: skip
     parser.add_argument(
         "--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)"
     )
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
-    cores = os.cpu_count() or 1
-    if args.threads and args.threads > cores:  # onnxruntime would start every one of them
-        raise PixelsenseError(f"--threads must be at most {cores}, the cores of this machine.")
+    for option, value in (("--threads", args.threads), ("--workers", args.workers)):
+        if value and value > cores():  # every one would be started, to share the same cores
+            raise PixelsenseError(f"{option} must be at most {cores()}, the cores of this machine.")
     if args.batch_size > MAX_BATCH:  # a batch is batch × 784 bytes in, and more on the way through
         raise PixelsenseError(f"--batch-size must be at most {MAX_BATCH:,}; larger is no faster.")
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"

@@ -1,0 +1,94 @@
+"""Image files decoded and converted in a pool of processes, in order and with bounded memory: the rows come
+out as they would from one process (the same function does the work), whatever the number of workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from pixelsense.inputs import Chunk, read_images
+from pixelsense.paths import Failure
+
+TASK = 32  # images per task a worker takes: large enough to pay for the pickling, small enough to share
+AHEAD = 4  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
+DIED = ("the decoding worker died while reading this file or one near it (out of memory, or a crash in the "
+        "image decoder); try it alone with --workers 1")  # fmt: skip
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system says)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Decoder:
+    """``decoder(files)`` yields each file's Chunk (one image) or Failure, in order; with ``workers`` > 1
+    and more than one task's worth of files, a process pool does the work. Use it as a context manager:
+    leaving it (Ctrl-C included) stops the pool."""
+
+    def __init__(self, invert: str, workers: int):
+        self.invert, self.workers = invert, workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Decoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+
+    def __call__(self, files: list[Path]) -> Iterator[Chunk | Failure]:
+        paths = [str(path) for path in files]
+        if self.workers == 1 or len(paths) <= TASK:  # a pool would cost more than it saves
+            yield from _chunks(read_images(paths, self.invert))
+            return
+        tasks = deque(paths[start : start + TASK] for start in range(0, len(paths), TASK))
+        pending: deque[tuple[list[str], Future]] = deque()
+        while tasks or pending:
+            while tasks and len(pending) < self.workers * AHEAD:
+                task = tasks.popleft()
+                pending.append((task, self._submit(task)))
+            task, future = pending.popleft()
+            try:
+                results = future.result()
+            except BrokenProcessPool:  # a worker was killed; its task and those queued with it are lost
+                self._stop()
+                lost = [task] + [queued for queued, _ in pending]
+                pending.clear()
+                yield from (Failure(path, DIED) for queued in lost for path in queued)
+                continue
+            yield from _chunks(results)
+
+    def _submit(self, task: list[str]) -> Future:
+        if self._pool is None:
+            # forkserver: workers start from a clean process, not a copy of this one and its threads
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
+        return self._pool.submit(read_images, task, self.invert)
+
+    def _stop(self) -> None:
+        """Cancel what is queued and end the workers now (what they are decoding is not wanted)."""
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.kill()  # SIGTERM is ignored by workers
+        for worker in workers:
+            worker.join()
+
+
+def _chunks(results: list) -> Iterator[Chunk | Failure]:
+    for source, image, said in results:
+        yield Failure(source, said) if image is None else Chunk([source], image[None], [said])
+
+
+def _worker_start() -> None:
+    """Ctrl-C and SIGTERM are for the main process, which stops the pool: a worker says nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -115,7 +115,12 @@ def test_image_conversion(tmp_path):
     wide[10:20, 10:50] = 255  # a white 10×40 bar on black
     small, polarity = load_image(saved(Image.fromarray(wide), "wide.png"))
     assert polarity == "light-on-dark"  # trimmed to the bar, longest side 28, centered: padded, not stretched
-    assert small.shape == (28, 28) and small[:9].max() == 0 and small[19:].max() == 0 and small[12:16].min() > 200
+    assert (
+        small.shape == (28, 28)
+        and small[:9].max() == 0
+        and small[19:].max() == 0
+        and small[12:16].min() > 200
+    )
 
 
 def test_bad_inputs_are_one_line_each_and_the_good_ones_are_predicted(tmp_path, model_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,7 +18,7 @@ from pixelsense.paths import Failure
 
 TASK = 32  # images per task a worker takes: large enough to pay for the pickling, small enough to share
 AHEAD = 4  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
-DIED = ("the decoding worker died while reading this file or one near it (out of memory, or a crash in the "
+DIED = ("a decoding worker died while this file or one near it was read (out of memory, or a crash in the "
         "image decoder); try it alone with --workers 1")  # fmt: skip
 
 
@@ -27,9 +28,9 @@ def cores() -> int:
 
 
 class Decoder:
-    """``decoder(files)`` yields each file's Chunk (one image) or Failure, in order; with ``workers`` > 1
-    and more than one task's worth of files, a process pool does the work. Use it as a context manager:
-    leaving it (Ctrl-C included) stops the pool."""
+    """``decoder(files)`` yields each file's Chunk (one image) or Failure, in order; after ``start()``, a
+    pool of ``workers`` processes does the work. Use it as a context manager: leaving it (Ctrl-C included)
+    stops the pool."""
 
     def __init__(self, invert: str, workers: int):
         self.invert, self.workers = invert, workers
@@ -38,20 +39,35 @@ class Decoder:
     def __enter__(self) -> Decoder:
         return self
 
+    def start(self, images: int) -> None:
+        """Start the pool if ``images`` files are worth one. Call it before this process starts threads
+        (onnxruntime, the progress bar): the workers are forked from it, so they need no start-up of their
+        own and never re-run the calling script, and a fork copies no thread of another library's."""
+        if self.workers > 1 and images > TASK and self._pool is None:
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
+            self._pool.submit(int).result()  # with fork, every worker starts now
+
     def __exit__(self, *exc) -> None:
         self._stop()
 
     def __call__(self, files: list[Path]) -> Iterator[Chunk | Failure]:
         paths = [str(path) for path in files]
-        if self.workers == 1 or len(paths) <= TASK:  # a pool would cost more than it saves
-            yield from _chunks(read_images(paths, self.invert))
+        if self._pool is None or len(paths) <= TASK:  # no pool, or one that would cost more than it saves
+            for start in range(0, len(paths), TASK):
+                yield from _chunks(read_images(paths[start : start + TASK], self.invert))
             return
         tasks = deque(paths[start : start + TASK] for start in range(0, len(paths), TASK))
         pending: deque[tuple[list[str], Future]] = deque()
         while tasks or pending:
-            while tasks and len(pending) < self.workers * AHEAD:
+            while self._pool is not None and tasks and len(pending) < self.workers * AHEAD:
                 task = tasks.popleft()
-                pending.append((task, self._submit(task)))
+                pending.append((task, self._pool.submit(read_images, task, self.invert)))
+            if (
+                not pending
+            ):  # the pool broke: the rest is read here (a new pool would fork a threaded process)
+                yield from _chunks(read_images(tasks.popleft(), self.invert))
+                continue
             task, future = pending.popleft()
             try:
                 results = future.result()
@@ -62,13 +78,6 @@ class Decoder:
                 yield from (Failure(path, DIED) for queued in lost for path in queued)
                 continue
             yield from _chunks(results)
-
-    def _submit(self, task: list[str]) -> Future:
-        if self._pool is None:
-            # forkserver: workers start from a clean process, not a copy of this one and its threads
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
-        return self._pool.submit(read_images, task, self.invert)
 
     def _stop(self) -> None:
         """Cancel what is queued and end the workers now (what they are decoding is not wanted)."""

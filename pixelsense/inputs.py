@@ -66,14 +66,16 @@ def read_all(items: Iterable[Path | Failure], chunk: int, images: Callable) -> I
 
 def read_images(paths: list[str], invert: str) -> list[tuple[str, np.ndarray | None, str]]:
     """(source, image, polarity) per path, or (source, None, the reason it cannot be used): what a decoding
-    worker returns for its share of a folder."""
-    out = []
+    worker returns for its share of a folder. The conversion runs on all of them at once."""
+    grays, reasons = [], {}
     for path in paths:
         try:
-            out.append((path, *load_image(Path(path), invert)))
+            grays.append(_decode(Path(path), invert))
         except _Bad as bad:
-            out.append((path, None, str(bad)))
-    return out
+            reasons[path] = str(bad)
+    images, polarities = photo.to_dataset_form(grays, invert)
+    done = iter(zip(images, polarities, strict=True))
+    return [(path, None, reasons[path]) if path in reasons else (path, *next(done)) for path in paths]
 
 
 class _Bad(Exception):
@@ -82,8 +84,14 @@ class _Bad(Exception):
 
 def load_image(path: Path, invert: str = "auto") -> tuple[np.ndarray, str]:
     """Any size and mode → (uint8 28×28 light garment on black, the polarity used): the data set's own
-    conversion (``photo.to_dataset_form``); JPEGs decoded at the scale it needs. An image over MAX_PIXELS
-    is refused from its header, before any pixel is decoded."""
+    conversion (``photo.to_dataset_form``)."""
+    images, polarities = photo.to_dataset_form([_decode(path, invert)], invert)
+    return images[0], polarities[0]
+
+
+def _decode(path: Path, invert: str):
+    """The image as a Pillow "L" image, JPEGs decoded at the scale the conversion needs; an image over
+    MAX_PIXELS is refused from its header, before any pixel is decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo
@@ -103,7 +111,7 @@ def load_image(path: Path, invert: str = "auto") -> tuple[np.ndarray, str]:
         raise _Bad(_too_large(f"{pixels:,}")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise _Bad(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
-    return photo.to_dataset_form(gray, invert)
+    return gray
 
 
 def _too_large(pixels: str) -> str:

@@ -22,7 +22,7 @@ from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
 from pixelsense.labels import load_labels
-from pixelsense.paths import Failure, NoInputs, expand, not_regular
+from pixelsense.paths import Failure, NoInputs, expand, kind_of, not_regular
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
@@ -151,10 +151,11 @@ def run(args: argparse.Namespace) -> int:
         raise NoInputs(_nothing(items))
     if args.output:
         _check_output(args, files)
-    session, classes = open_model(args.model, args.provider, args.threads)
-    labels = load_labels(args.labels) if args.labels else None
-    total = count(items) if sys.stderr.isatty() else None  # a progress bar only where someone watches
     with Decoder(args.invert, args.workers) as decode:
+        decode.start(sum(kind_of(file) == "image" for file in files))  # before onnxruntime starts threads
+        session, classes = open_model(args.model, args.provider, args.threads)
+        labels = load_labels(args.labels) if args.labels else None
+        total = count(items) if sys.stderr.isatty() else None  # a progress bar only where someone watches
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
         if args.output:
             with atomic_path(args.output) as tmp, open(tmp, "w", newline="") as out:

@@ -39,6 +39,10 @@ class Decoder:
     def __enter__(self) -> Decoder:
         return self
 
+    @property
+    def pooled(self) -> bool:
+        return self._pool is not None
+
     def start(self, images: int) -> None:
         """Start the pool if ``images`` files are worth one. Call it before this process starts threads
         (onnxruntime, the progress bar): the workers are forked from it, so they need no start-up of their

@@ -22,6 +22,7 @@ from pixelsense.constants import IMAGE_SIZE
 from pixelsense.paths import Failure, kind_of
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
+PLAIN = ("JPEG", "PNG", "BMP", "GIF")  # formats that keep an orientation only in EXIF or XMP metadata
 AS_GIVEN = photo.LIGHT_ON_DARK  # IDX files and .npy arrays are in dataset form: read as they are
 MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); a larger one is refused from its header
 
@@ -105,7 +106,9 @@ def _decode(path: Path, invert: str):
                 if im.format == "JPEG":  # decoded smaller (DCT scaling) when the conversion needs no more
                     im.draft("L", photo.decode_size(im.size))
                 im.load()
-                gray = _gray(ImageOps.exif_transpose(im), background)  # phones store rotation in EXIF
+                if im.format not in PLAIN or "exif" in im.info or "xmp" in im.info:  # rotation, as phones say
+                    im = ImageOps.exif_transpose(im)  # (what it reads costs more than a small JPEG's pixels)
+                gray = _gray(im, background)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         pixels = int(re.findall(r"\d+", str(err))[0])  # Pillow says "Image size (N pixels) exceeds ..."
         raise _Bad(_too_large(f"{pixels:,}")) from None
@@ -216,9 +219,20 @@ def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
 
 
 def _read_idx(path: Path, chunk: int) -> Iterator[Chunk]:
-    """Checked whole first (as .npy files are), so a corrupt file gives no rows at all."""
-    for _ in _idx_chunks(path, chunk):
-        pass
+    """Checked whole first (as .npy files are), so a corrupt file gives no rows at all: a plain file by its
+    size against its header, a .gz by reading it through once (its length and CRC are known only then)."""
+    if path.name.lower().endswith(".gz"):
+        for _ in _idx_chunks(path, chunk):
+            pass
+    else:
+        try:
+            with open(path, "rb") as f:
+                header, size = f.read(16), os.fstat(f.fileno()).st_size
+        except OSError as err:
+            raise _Bad(f"cannot be read ({err})") from None
+        count, rows, cols = struct.unpack(">III", header[4:]) if len(header) == 16 else (0, 0, 0)
+        if header[:4] == b"\x00\x00\x08\x03" and rows == cols == IMAGE_SIZE and size > 16 + count * PIXELS:
+            raise _Bad(f"has data after its {count} images: not a clean IDX file")
     yield from _idx_chunks(path, chunk)
 
 
@@ -249,3 +263,11 @@ def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
                 raise _Bad(f"has data after its {count} images: not a clean IDX file")
     except (OSError, EOFError, zlib.error) as err:
         raise _Bad(f"cannot be read ({err})") from None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """A whole IDX image file as uint8 [n, 28, 28]; ValueError (its reason) when it cannot be used."""
+    try:
+        return np.concatenate([chunk.images for chunk in _read_idx(path, 10_000)])
+    except _Bad as bad:
+        raise ValueError(f"{path} {bad}") from None

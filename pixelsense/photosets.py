@@ -25,7 +25,7 @@ class Style:
     margin: tuple[float, float]  # empty space on each side, as a fraction of the canvas
     canvas: tuple[int, int]  # the canvas's longer side, pixels
     format: str  # "png" or "jpeg"
-    color: bool = True  # saved as RGB with a slightly warm background, as photos are
+    color: bool = True  # saved as RGB: a garment of some colour, a slightly warm background, as photos are
 
 
 STYLES = {
@@ -61,9 +61,12 @@ def photo(item: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarra
     level = _background(height, width, style, rng)
     image = level * (1 - amount) if style.dark_on_light else level + amount * (255 - level)
     image = image + rng.normal(0, style.noise, image.shape) if style.noise else image
-    if style.color:
-        tint = np.array([1.0, 0.985, 0.95], np.float32)  # warm light
-        image = image[..., None] * tint
+    if style.color:  # the same brightness (luma), in colour: the garment's own, the background's warm
+        luma = image.round().clip(0, 255).astype(np.uint8)
+        hue = rng.uniform(-40, 40, 2)  # the garment's blue and red difference (Cb, Cr offsets)
+        cb, cr = (128 + amount * hue[k] - (1 - amount) * (2, -3)[k] for k in range(2))
+        planes = [Image.fromarray(c.round().clip(0, 255).astype(np.uint8)) for c in (cb, cr)]
+        return np.asarray(Image.merge("YCbCr", [Image.fromarray(luma), *planes]).convert("RGB"))
     return image.round().clip(0, 255).astype(np.uint8)
 
 
@@ -99,3 +102,15 @@ def write_set(images: np.ndarray, labels: np.ndarray, name: str, folder: Path, s
     with open(target / "labels.csv", "w", newline="") as f:
         csv.writer(f).writerows([("file", "label"), *rows])
     return target
+
+
+def test_items(data_dir: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The official test images (uint8 [10000, 28, 28]) and labels, found and verified as fit.py does,
+    without torch."""
+    from pixelsense.inputs import read_idx
+    from pixelsense.labels import load_labels
+    from pixelsense.sources import ensure_fashion_mnist
+
+    raw = ensure_fashion_mnist(data_dir, download)
+    labels = np.asarray(load_labels(str(raw / "t10k-labels-idx1-ubyte")))
+    return read_idx(raw / "t10k-images-idx3-ubyte"), labels

@@ -6,11 +6,12 @@ Imports onnxruntime, numpy and Pillow only (no torch): ``python scripts/predict.
 from __future__ import annotations
 
 import argparse
-import csv
+import itertools
 import json
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
 from pixelsense.labels import load_labels
+from pixelsense.output import Rows
 from pixelsense.paths import Failure, NoInputs, expand, kind_of, not_regular
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -42,9 +44,10 @@ class NothingPredicted(PixelsenseError):
     """Every input failed (each said why); nothing was written."""
 
 
-def open_model(path: str, provider: str, threads: int | None):
+def open_model(path: str, provider: str, threads: int | None, spin: bool = True):
     """An onnxruntime session for a pixelsense export, and its class names; ModelError unless it loads,
-    has the interface of an export and predicts a trial batch of the right shape."""
+    has the interface of an export and predicts a trial batch of the right shape. ``spin``: onnxruntime's
+    threads spin between batches (faster when nothing else needs the cores)."""
     import onnxruntime as ort
 
     if problem := not_regular(Path(path)):  # onnxruntime would wait forever on a FIFO
@@ -55,6 +58,8 @@ def open_model(path: str, provider: str, threads: int | None):
                          "onnxruntime-gpu.")  # fmt: skip
     options = ort.SessionOptions()
     options.log_severity_level = 4  # fatal only: errors come back as exceptions, and say so in one line
+    if not spin:  # its threads would wait for work busily, on the cores the decoding workers need
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     try:
@@ -123,27 +128,6 @@ def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Fa
         yield Chunk(sources, np.concatenate(parts), polarities)
 
 
-def _fieldnames(topk: int) -> list[str]:
-    """The columns: the best class, the next ``topk - 1``, then how the image was read (photo.py)."""
-    extra = [f"top{k}_{c}" for k in range(2, topk + 1) for c in ("label", "class", "confidence")]
-    return ["source", "label", "class", "confidence", *extra, "polarity"]
-
-
-def _rows(probabilities: np.ndarray, chunk: Chunk, classes: list[str], topk: int) -> list[tuple]:
-    """One tuple per image, in the order of ``_fieldnames(topk)``; built column by column, since a row at a
-    time costs more than onnxruntime does for a small network."""
-    if topk == 1:
-        order = probabilities.argmax(axis=1)[:, None]  # the first of equal bests, as the stable sort below
-    else:
-        order = np.argsort(-probabilities, axis=1, kind="stable")[:, :topk]
-    picked = np.take_along_axis(probabilities, order, axis=1)
-    columns: list[list] = [chunk.sources]
-    for k in range(topk):
-        labels = order[:, k].tolist()
-        columns += [labels, [classes[i] for i in labels], [round(p, 6) for p in picked[:, k].tolist()]]
-    return list(zip(*columns, chunk.polarities, strict=True))
-
-
 def run(args: argparse.Namespace) -> int:
     items = expand(args.inputs)
     files = [item for item in items if not isinstance(item, Failure)]
@@ -153,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         _check_output(args, files)
     with Decoder(args.invert, args.workers) as decode:
         decode.start(sum(kind_of(file) == "image" for file in files))  # before onnxruntime starts threads
-        session, classes = open_model(args.model, args.provider, args.threads)
+        session, classes = open_model(args.model, args.provider, args.threads, spin=not decode.pooled)
         labels = load_labels(args.labels) if args.labels else None
         total = count(items) if sys.stderr.isatty() else None  # a progress bar only where someone watches
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
@@ -198,22 +182,31 @@ def _check_output(args: argparse.Namespace, files: list) -> None:
 def _predict(
     stream, session, classes, args, out, total: int | None, keep: bool
 ) -> tuple[int, int, float, list[tuple[str, int]]]:
-    """Run the batches and write the rows to ``out`` as they come (memory stays bounded); the CSV header
-    comes with the first row, and NothingPredicted when there is none, so that no output is written."""
-    writer = csv.writer(out, lineterminator="\n")
+    """Run the batches and write the rows to ``out`` as they come (memory stays bounded); NothingPredicted
+    when there is none, so that no output is written. onnxruntime runs each batch in a thread of its own
+    (it lets go of the GIL) while the previous batch's rows are written and the next batch is read."""
+    rows = Rows(out, args.format, args.topk, classes)
     done, failed, start = 0, 0, time.perf_counter()
     predictions: list[tuple[str, int]] = []
     # The bar, where someone watches (the total comes from the inputs' headers); failures print above it.
-    with tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr) as bar:
-        for item in stream:
+    with (
+        tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr) as bar,
+        ThreadPoolExecutor(1, thread_name_prefix="onnxruntime") as engine,
+    ):
+        running: tuple[Chunk, Future] | None = None
+        for item in itertools.chain(stream, [None]):  # None: the end, when the last batch is written
             if isinstance(item, Failure):
                 failed += 1
                 bar.set_postfix_str(f"{failed} failed", refresh=False)
                 bar.write(f"predict.py: {item.source}: {item.reason}", file=sys.stderr)
                 continue
-            header = done == 0 and args.format == "csv"  # none when every input fails: nothing is written
-            done += _write(item, session, classes, args, out, writer, header, predictions if keep else None)
-            bar.update(len(item.sources))
+            previous, running = running, item and (item, engine.submit(_run, session, item, args.model))
+            if previous:
+                labels = rows.write(previous[1].result(), previous[0])
+                done += len(labels)
+                if keep:
+                    predictions += zip(previous[0].sources, labels, strict=True)
+                bar.update(len(labels))
     if not done:
         kept = f"--output {args.output} was left as it was" if args.output else "nothing was written"
         which = "the input could not" if failed == 1 else f"none of the {failed} inputs could"
@@ -221,24 +214,13 @@ def _predict(
     return done, failed, time.perf_counter() - start, predictions
 
 
-def _write(item: Chunk, session, classes, args, out, writer, header: bool, predictions: list | None) -> int:
-    """Predict one batch and write its rows (after the CSV header, with ``header``); the number of rows."""
+def _run(session, item: Chunk, model: str) -> np.ndarray:
+    """The batch's probabilities; ModelError if onnxruntime fails (the trial batch passed, so this is the
+    model's fault, not an input's)."""
     try:
-        (probabilities,) = session.run(["probabilities"], {"images": item.images[:, None]})
-    except Exception as err:  # the trial batch passed, so this is the model's fault, not an input's
-        raise ModelError(f"{args.model} failed on the batch from {item.sources[0]} ({first_line(err)})."
-                         ) from None  # fmt: skip
-    rows = _rows(probabilities, item, classes, args.topk)
-    if args.format == "jsonl":
-        names = _fieldnames(args.topk)
-        out.write("".join(json.dumps(dict(zip(names, row, strict=True))) + "\n" for row in rows))
-    else:
-        if header:
-            writer.writerow(_fieldnames(args.topk))
-        writer.writerows(rows)
-    if predictions is not None:
-        predictions += [(row[0], row[1]) for row in rows]
-    return len(rows)
+        return session.run(["probabilities"], {"images": item.images[:, None]})[0]
+    except Exception as err:  # onnxruntime's errors share no base class
+        raise ModelError(f"{model} failed on the batch from {item.sources[0]} ({first_line(err)}).") from None
 
 
 def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> None:

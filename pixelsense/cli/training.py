@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from pixelsense.cli.options import data_options, measuring_options, positive_int
 from pixelsense.config import FitConfig, Parser, parse_config
+from pixelsense.decoding import cores
 from pixelsense.errors import PixelsenseError, command
 from pixelsense.signals import if_stopped
 
@@ -121,10 +121,10 @@ def explain_main(argv: list[str] | None = None) -> int:
 
 @command("bench.py")
 def bench_main(argv: list[str] | None = None) -> int:
-    """``python scripts/bench.py {train,data,inference}``: pixelsense against its reference, side by side."""
+    """``python scripts/bench.py {train,data,inference,predict}``: pixelsense against its reference."""
     parser = Parser(description="Measure pixelsense against what a user would otherwise run, both sides "
                     "alternating in one process; the last line is name=ratio.")  # fmt: skip
-    benches = parser.add_subparsers(dest="bench", required=True, metavar="{train,data,inference}")
+    benches = parser.add_subparsers(dest="bench", required=True, metavar="{train,data,inference,predict}")
     train = benches.add_parser("train", help="fit.py's training epoch against a bare PyTorch loop")
     train.add_argument("--models", nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
     data = benches.add_parser("data", help="the DataModule against torchvision's Dataset and DataLoader")
@@ -135,18 +135,28 @@ def bench_main(argv: list[str] | None = None) -> int:
         data_options(sub)
     inference = benches.add_parser("inference", help="onnxruntime against eager torch, same network")
     inference.add_argument("--ckpt", help="a pixelsense checkpoint (default: the CNN recipe, random weights)")
-    inference.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1,
+    inference.add_argument("--threads", type=positive_int, default=cores(),
                            help="threads for both engines (default: all cores)")  # fmt: skip
     inference.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds per batch size")
+    predict = benches.add_parser("predict", help="predict.py against a naive loop and onnxruntime")
+    predict.add_argument("--models", nargs="+", default=["checkpoints/ann.onnx", "checkpoints/cnn.onnx"],
+                         help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
+    predict.add_argument("--photos", type=positive_int, default=2000, help="JPEG photos (default: 2000)")
+    predict.add_argument("--arrays", type=positive_int, default=50_000,
+                         help="images in the .npy and IDX files (default: 50,000)")  # fmt: skip
+    predict.add_argument("--workers", type=positive_int, default=cores(),
+                         help=f"predict.py --workers (default: the {cores()} cores)")  # fmt: skip
+    predict.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default: 3)")
+    data_options(predict)
     args = parser.parse_args(argv)
 
     from pixelsense.checks import MAX_ROUNDS
 
-    cores = os.cpu_count() or 1
     if args.rounds > MAX_ROUNDS:
         raise PixelsenseError(f"--rounds must be at most {MAX_ROUNDS:,}; the median of a few is steady.")
-    if getattr(args, "threads", 1) > cores:  # onnxruntime would start them all, and measure their contention
-        raise PixelsenseError(f"--threads must be at most {cores}, the cores of this machine.")
+    for option in ("threads", "workers"):  # all would start, and the bench would measure their contention
+        if getattr(args, option, 1) > cores():
+            raise PixelsenseError(f"--{option} must be at most {cores()}, the cores of this machine.")
     if_stopped("nothing was written")
     print("\n".join(_run_bench(args)))
     return 0
@@ -170,6 +180,16 @@ def _run_bench(args: argparse.Namespace) -> list[str]:
         return [f"{result['images']:,} training images, {args.model} recipe (batch {result['batch_size']}), "
                 f"median of {args.rounds} alternating rounds after 1 warm-up, on {result['device']}",
                 data.table(result), f"data_path_speedup={result['speedup']:.1f}"]  # fmt: skip
+    if args.bench == "predict":
+        from pixelsense.bench import predict
+
+        sizes = (args.photos, args.arrays, args.rounds, args.workers)
+        rows = predict.measure(args.models, args.data_dir, args.download, *sizes)
+        folder = min(1 / r["ratio"] for r in rows if r["reference"] == "naive")
+        engine = max(r["ratio"] for r in rows if r["reference"] == "onnxruntime")
+        return [f"median of {args.rounds} alternating rounds after 1 warm-up, {cores()} cores; ratio = "
+                "predict.py time / reference time", predict.table(rows),
+                f"folder_vs_naive_decode={folder:.2f}", f"predict_vs_engine={engine:.2f}"]  # fmt: skip
     from pixelsense.bench import inference
 
     results = inference.compare(args.ckpt, args.threads, args.rounds)

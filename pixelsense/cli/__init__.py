@@ -3,8 +3,8 @@
 130. ``scripts/*.py`` and the ``pixelsense-*`` console scripts call these. Importing this package imports
 no torch, so ``pixelsense-predict`` runs on the light install."""
 
-from pixelsense.cli.inference import evaluate_main, export_main, predict_main
+from pixelsense.cli.inference import evaluate_main, export_main, photos_main, predict_main
 from pixelsense.cli.training import bench_main, compare_main, explain_main, fit_main, get_data_main
 
 __all__ = ["bench_main", "compare_main", "evaluate_main", "explain_main", "export_main", "fit_main",
-           "get_data_main", "predict_main"]  # fmt: skip
+           "get_data_main", "photos_main", "predict_main"]  # fmt: skip

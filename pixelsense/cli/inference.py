@@ -108,3 +108,34 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     print(as_text(report))
     print(f"wrote {', '.join(evaluate.FILES)} to {out_dir}")
     return 0
+
+
+@command("photos.py", writes="--json")
+def photos_main(argv: list[str] | None = None) -> int:
+    """``python scripts/photos.py``: predict.py's accuracy on synthetic photo sets made from test items."""
+    parser = argparse.ArgumentParser(
+        prog="photos.py",
+        description="Make photo sets from Fashion-MNIST test items and score predict.py on each.",
+    )
+    parser.add_argument("--models", nargs="+", default=["checkpoints/cnn.onnx", "checkpoints/ann.onnx"],
+                        help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
+    parser.add_argument("--count", type=positive_int, default=1000, help="test items per set (default: 1000)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="which items, and how the photos vary (default: 0)"
+    )
+    parser.add_argument("--out", help="keep the photo sets in this folder (default: a temporary one)")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--figure", help="also draw a photo per set, its 28×28 and the first model's answer")
+    data_options(parser)
+    args = parser.parse_args(argv)
+    if args.count > 10_000:
+        raise PixelsenseError("--count must be at most 10,000, the test set's size.")
+    if_stopped("nothing was written")
+
+    from pixelsense import photo_report
+
+    results = photo_report.score(args.models, args.data_dir, args.download, args.count, args.seed, args.out)
+    print(f"`{results['command']}`, {args.count} test items per set, predict.py with no flag\n")
+    print(photo_report.table(results))
+    photo_report.save(results, args.json, args.figure, args.models[0], args.data_dir)
+    return 0

@@ -17,7 +17,7 @@ from pixelsense.inputs import Chunk, read_images
 from pixelsense.paths import Failure
 
 TASK = 32  # images per task a worker takes: large enough to pay for the pickling, small enough to share
-AHEAD = 4  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
+AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
 DIED = ("a decoding worker died while this file or one near it was read (out of memory, or a crash in the "
         "image decoder); try it alone with --workers 1")  # fmt: skip
 
@@ -65,21 +65,20 @@ class Decoder:
         pending: deque[tuple[list[str], Future]] = deque()
         while tasks or pending:
             while self._pool is not None and tasks and len(pending) < self.workers * AHEAD:
-                task = tasks.popleft()
-                pending.append((task, self._pool.submit(read_images, task, self.invert)))
-            if (
-                not pending
-            ):  # the pool broke: the rest is read here (a new pool would fork a threaded process)
+                try:
+                    pending.append((tasks[0], self._pool.submit(read_images, tasks[0], self.invert)))
+                    tasks.popleft()
+                except BrokenProcessPool:  # found broken on the way in: that task was never sent
+                    self._stop()
+            if not pending:  # the pool broke: the rest is read here (a new pool would fork these threads)
                 yield from _chunks(read_images(tasks.popleft(), self.invert))
                 continue
             task, future = pending.popleft()
             try:
                 results = future.result()
-            except BrokenProcessPool:  # a worker was killed; its task and those queued with it are lost
+            except BrokenProcessPool:  # a worker was killed: the tasks queued to the pool are lost
                 self._stop()
-                lost = [task] + [queued for queued, _ in pending]
-                pending.clear()
-                yield from (Failure(path, DIED) for queued in lost for path in queued)
+                yield from (Failure(path, DIED) for path in task)
                 continue
             yield from _chunks(results)
 
@@ -89,11 +88,11 @@ class Decoder:
             return
         pool, self._pool = self._pool, None
         workers = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
         for worker in workers:
             worker.kill()  # SIGTERM is ignored by workers
         for worker in workers:
             worker.join()
+        pool.shutdown(wait=True, cancel_futures=True)  # its thread sees the workers gone, and ends
 
 
 def _chunks(results: list) -> Iterator[Chunk | Failure]:

@@ -1,0 +1,203 @@
+"""Photos converted the way Fashion-MNIST was made (pixelsense.photo), and the decoding pool, on synthetic
+garments and photos written in a temp dir: both polarities, dataset-form inputs unchanged bit for bit, the
+same rows whatever the number of workers, and every bad-input promise kept with workers."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelsense.cli import predict_main
+from pixelsense.decoding import Decoder, cores
+from pixelsense.inputs import load_image, read_all
+from pixelsense.paths import expand
+from pixelsense.photosets import STYLES, encode, photo
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "checkpoints" / "cnn.onnx"
+
+
+def garment(seed: int) -> np.ndarray:
+    """A made-up top, light on black and as tall as the frame, as the data set's pictures are: a body,
+    two sleeves and some texture."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((28, 28), np.float64)
+    image[:, 7:21] = 1.0
+    image[1:9, 1:7] = image[1:9, 21:27] = 0.8
+    texture = rng.uniform(120, 160) + 80 * np.linspace(0, 1, 28)[:, None]  # shaded from top to bottom
+    return (image * texture).round().astype(np.uint8)
+
+
+def as_photo(tmp_path: Path, item: np.ndarray, style: str, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    path = tmp_path / f"{style}-{seed}.{'jpg' if STYLES[style].format == 'jpeg' else 'png'}"
+    path.write_bytes(encode(photo(item, STYLES[style], rng), STYLES[style], rng))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("style", "polarity"),
+    [("product-png", "dark-on-light"), ("product-jpeg", "dark-on-light"), ("product-gradient", "dark-on-light"),
+     ("product-tight", "dark-on-light"), ("dataset-large", "light-on-dark"),
+     ("dataset-dark-gray", "light-on-dark")],
+)  # fmt: skip
+def test_a_photo_of_either_polarity_becomes_its_garment_again(tmp_path, style, polarity):
+    for seed in range(3):
+        item = garment(seed)
+        image, used = load_image(as_photo(tmp_path, item, style, seed))
+        assert used == polarity
+        # background black, garment trimmed to the frame and centered: close to the picture it was made from
+        assert np.corrcoef(image.ravel().astype(float), item.ravel())[0, 1] > 0.85, style
+        assert np.abs(image.astype(int) - item).mean() < 20, style
+        assert image[12:, :5].mean() < 20 and image[12:, -5:].mean() < 20  # under the sleeves: black
+
+
+def test_invert_forces_the_polarity(tmp_path):
+    dark_on_light = as_photo(tmp_path, garment(0), "product-png")
+    assert load_image(dark_on_light, "off")[1] == "light-on-dark"
+    assert load_image(dark_on_light, "on")[1] == "dark-on-light"
+    light_on_dark = as_photo(tmp_path, garment(0), "dataset-large")
+    assert load_image(light_on_dark, "on")[1] == "dark-on-light"
+
+
+def dataset_inputs(folder: Path, items: np.ndarray) -> dict[str, Path]:
+    folder.mkdir()
+    np.save(folder / "items.npy", items)
+    idx = struct.pack(">IIII", 0x803, len(items), 28, 28) + items.tobytes()
+    (folder / "items-idx3-ubyte").write_bytes(idx)
+    (folder / "items-idx3-ubyte.gz").write_bytes(gzip.compress(idx))
+    for i, item in enumerate(items):
+        Image.fromarray(item).save(folder / f"{i}.png")
+    return {
+        "npy": folder / "items.npy",
+        "idx": folder / "items-idx3-ubyte",
+        "gz": folder / "items-idx3-ubyte.gz",
+    }
+
+
+def read(paths: list, invert: str = "auto", workers: int = 1) -> tuple[np.ndarray, list[str]]:
+    with Decoder(invert, workers) as decode:
+        chunks = list(read_all(expand([str(p) for p in paths]), 64, decode))
+    return np.concatenate([c.images for c in chunks]), [p for c in chunks for p in c.polarities]
+
+
+def test_dataset_form_inputs_are_unchanged_bit_for_bit(tmp_path):
+    items = np.stack([garment(seed) for seed in range(5)])
+    inputs = dataset_inputs(tmp_path / "in", items)
+    for kind, path in inputs.items():
+        images, polarities = read([path])
+        assert np.array_equal(images, items) and set(polarities) == {"light-on-dark"}, kind
+    pngs = sorted((tmp_path / "in").glob("*.png"))
+    images, polarities = read(pngs)
+    assert np.array_equal(images, items) and set(polarities) == {"light-on-dark"}
+    Image.fromarray(255 - items[0]).save(tmp_path / "negative.png")  # a 28×28 dark garment on white
+    images, polarities = read([tmp_path / "negative.png"])
+    assert np.array_equal(images[0], items[0]) and polarities == ["dark-on-light"]
+    assert np.array_equal(read([inputs["npy"]], invert="on")[0], items)  # arrays are never inverted
+
+
+def mixed_folder(folder: Path) -> Path:
+    """80 photos of both polarities and sizes, and two bad files among them."""
+    folder.mkdir()
+    styles = ("product-jpeg", "dataset-large", "product-tight", "dataset-dark-gray")
+    for i in range(80):
+        as_photo(folder, garment(i), styles[i % 4], seed=i)
+    (folder / "cut-product-jpeg-5.jpg").write_bytes((folder / "product-jpeg-4.jpg").read_bytes()[:300])
+    (folder / "empty.png").write_bytes(b"")
+    return folder
+
+
+@pytest.mark.skipif(cores() < 2, reason="needs 2 cores to run 2 workers")
+def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys):
+    folder = mixed_folder(tmp_path / "photos")
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.csv"
+        assert (
+            predict_main(
+                ["--model", str(MODEL), str(folder), "--output", str(out), "--workers", str(workers)]
+            )
+            == 1
+        )
+        err = capsys.readouterr().err
+        bad = [line for line in err.splitlines() if line.startswith("predict.py: /")]
+        assert len(bad) == 2 and "Traceback" not in err
+        outputs[workers] = (out.read_bytes(), bad)
+    assert outputs[1] == outputs[2]
+    assert outputs[1][0].count(b"\n") == 81  # the header and every good photo
+
+
+def big_folder(folder: Path, count: int = 40) -> Path:
+    """``count`` copies of a slow image (a 49-megapixel PNG: a fraction of a second to decode each; copies,
+    since predict.py reads a file under several names once)."""
+    folder.mkdir()
+    image = np.zeros((7000, 7000), np.uint8)
+    image[1000:6000, 2000:5000] = 200
+    Image.fromarray(image).save(folder / "0.png")
+    for i in range(1, count):
+        (folder / f"{i}.png").write_bytes((folder / "0.png").read_bytes())
+    return folder
+
+
+def start(folder: Path, out: Path) -> subprocess.Popen:
+    argv = [sys.executable, str(ROOT / "scripts" / "predict.py"), "--model", str(MODEL), str(folder), "--output",
+            str(out), "--workers", "2"]  # fmt: skip
+    return subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def workers_of(process: subprocess.Popen, timeout: float = 60.0) -> list[int]:
+    """The pids of the process's children once the pool has started."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        if len(pids) >= 2:
+            return pids
+        time.sleep(0.05)
+    raise AssertionError("the decoding pool did not start")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_stop_ends_the_pool_at_once(tmp_path, how):
+    process = start(big_folder(tmp_path / "big"), tmp_path / "out.csv")
+    workers_of(process)
+    time.sleep(0.5)  # decoding
+    if how == "ctrl-c":  # a terminal sends SIGINT to the whole foreground group: the workers get it too
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob(".out.csv*"))
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):  # no worker is left behind
+        os.killpg(process.pid, 0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
+def test_a_killed_worker_fails_its_files_and_the_rest_go_on(tmp_path):
+    folder = big_folder(tmp_path / "big", count=32)  # the first task is slow, the rest fast
+    for i in range(32, 200):
+        Image.fromarray(garment(i)).save(folder / f"{i}.png")
+    process = start(folder, tmp_path / "out.csv")
+    worker = workers_of(process)[0]
+    time.sleep(1.5)  # the model is open and the first tasks are being decoded
+    os.kill(worker, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    died = [line for line in err.splitlines() if "a decoding worker died" in line]
+    assert died and "Traceback" not in err, err
+    rows = (tmp_path / "out.csv").read_text().splitlines()[1:]
+    assert len(rows) + len(died) == 200 and len(died) <= 32 * 2 * 2  # at most the tasks queued to the pool

@@ -54,24 +54,46 @@ def _photos(grays: list, invert: str) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
     grid = np.stack([np.asarray(g.resize((GRID, GRID), Image.Resampling.BOX)) for g in grays])
+    dark, plane, floor, boxes = _analyse(grid, invert)
+    canvas, xs, ys, inside = _cut(grays, boxes)
+    light = np.where(dark[:, None, None], 255.0 - canvas, canvas)
+    background = plane[:, 0, None, None] + plane[:, 1, None, None] * xs[:, None, :]
+    background = background + plane[:, 2, None, None] * ys[:, :, None]
+    garment = (light - background) * (255.0 / np.maximum(255.0 - background, 32.0))  # white stays white
+    garment[(garment < floor[:, None, None]) | ~inside] = 0.0
+    return _sharpen(garment.round().clip(0, 255)), dark
+
+
+def _analyse(grid: np.ndarray, invert: str) -> tuple[np.ndarray, ...]:
+    """On the photos' GRID × GRID copies: which are dark on light, their background planes, the level
+    below which a pixel is background, and the garments' boxes (fractions: left, top, right, bottom)."""
     rows, cols, design = _ring(GRID)
-    dark = _polarity(grid[:, rows, cols], invert) == DARK_ON_LIGHT
     border = grid[:, rows, cols].astype(np.float32)
+    dark = _polarity(border, invert) == DARK_ON_LIGHT
     plane, floor = _background(np.where(dark[:, None], 255 - border, border), design)
-    # light - background >= floor · (255 - background) / 255 is a compare against another plane; in the
-    # grid's own polarity (a dark garment is below its plane), so no inverted copy is made
-    level = (1.0 - floor / 255.0)[:, None]
-    threshold = plane * level + np.stack([floor, 0 * floor, 0 * floor], 1)
-    threshold = np.where(dark[:, None], -threshold, threshold).astype(np.float32)
+    # light - background >= floor · (255 - background) / 255 is a compare against another plane; made in
+    # the grid's own polarity (a dark garment lies below its plane), so no inverted copy is needed
+    threshold = plane * (1.0 - floor / 255.0)[:, None]
+    threshold[:, 0] += floor
+    sign = np.where(dark, -1.0, 1.0)[:, None]
+    threshold = (threshold * sign).astype(np.float32)
     threshold[:, 0] += np.where(dark, 255.0, 0.0)
     centres = ((np.arange(GRID) + 0.5) / GRID).astype(np.float32)
     surface = threshold[:, 0, None, None] + threshold[:, 1, None, None] * centres
     surface = surface + threshold[:, 2, None, None] * centres[:, None]
-    sign = np.where(dark, -1, 1).astype(np.float32)[:, None, None]
-    boxes = _boxes(grid * sign >= surface * sign)  # [n, 4] fractions of the photo: left, top, right, bottom
+    signs = sign.astype(np.float32)[:, :, None]
+    return dark, plane, floor, _boxes(grid * signs >= surface * signs)
+
+
+def _cut(grays: list, boxes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each garment cut from its photo, resized once to 28 on its longest side and centered: the canvases
+    [n, 28, 28], where each canvas pixel's centre lies in its photo (x [n, 28], y [n, 28], fractions: the
+    background planes' coordinates), and which canvas pixels hold the garment [n, 28, 28]."""
+    from PIL import Image
+
     canvas = np.zeros((len(grays), IMAGE_SIZE, IMAGE_SIZE), np.float32)
     placed = np.zeros((len(grays), 8))  # per photo: box (left, top, right, bottom), size (w, h), left, top
-    for i, gray in enumerate(grays):  # each garment cut from its photo and resized once, then centered
+    for i, gray in enumerate(grays):
         width, height = gray.size
         box = (int(boxes[i, 0] * width), int(boxes[i, 1] * height),
                max(1, round(boxes[i, 2] * width)), max(1, round(boxes[i, 3] * height)))  # fmt: skip
@@ -81,21 +103,12 @@ def _photos(grays: list, invert: str) -> tuple[np.ndarray, np.ndarray]:
         crop = gray.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
         canvas[i, top : top + size[1], left : left + size[0]] = np.asarray(crop)
         placed[i] = (*box, *size, left, top)
-    # where each canvas pixel's centre lies in its photo, as a fraction (the plane's coordinates)
-    photo = np.array([g.size for g in grays], np.float64)
+    whole = np.array([g.size for g in grays], np.float64)[:, :, None]
     steps = np.arange(IMAGE_SIZE) + 0.5
-    start, end, size, corner = placed[:, 0:2], placed[:, 2:4], placed[:, 4:6], placed[:, 6:8]
-    where = (start[:, :, None] + (steps - corner[:, :, None]) * ((end - start) / size)[:, :, None]) / photo[
-        :, :, None
-    ]
-    inside = (steps >= corner[:, :, None]) & (steps < (corner + size)[:, :, None])  # [n, 2, 28]
-    xs, ys = where[:, 0], where[:, 1]
-    light = np.where(dark[:, None, None], 255.0 - canvas, canvas)
-    background = plane[:, 0, None, None] + plane[:, 1, None, None] * xs[:, None, :]
-    background = background + plane[:, 2, None, None] * ys[:, :, None]
-    garment = (light - background) * (255.0 / np.maximum(255.0 - background, 32.0))
-    garment[(garment < floor[:, None, None]) | ~(inside[:, 1, :, None] & inside[:, 0, None, :])] = 0.0
-    return _sharpen(garment.round().clip(0, 255)), dark
+    start, end, size, corner = (placed[:, k : k + 2, None] for k in (0, 2, 4, 6))
+    xs, ys = np.moveaxis((start + (steps - corner) * ((end - start) / size)) / whole, 1, 0)
+    inside = (steps >= corner) & (steps < corner + size)  # [n, 2 (x, y), 28]
+    return canvas, xs, ys, inside[:, 1, :, None] & inside[:, 0, None, :]
 
 
 def _polarity(border: np.ndarray, invert: str) -> np.ndarray:

@@ -22,7 +22,11 @@ FIGURE_SETS = ("product-jpeg", "product-gradient", "product-tight", "dataset-dar
 
 def score(models: list[str], data_dir: str, download: bool, count: int, seed: int, out: str | None) -> dict:
     """Per model and set: accuracy and polarity agreement of predict.py's rows; the sets go to ``out``
-    (kept) or to a temporary folder."""
+    (kept) or to a temporary folder. Each model is checked before anything is made (ModelError)."""
+    from pixelsense.predict import open_model
+
+    for model in models:
+        open_model(model, "cpu", None)
     images, labels = test_items(data_dir, download)
     chosen = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))
     with contextlib.ExitStack() as stack:
@@ -41,8 +45,8 @@ def _score(model: str, folder: Path, dark_on_light: bool) -> dict:
     output = folder / "predictions.csv"
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
         code = predict_main(["--model", model, str(folder), "--output", str(output)])
-    if code != 0:
-        raise RuntimeError(f"predict.py failed on {folder} (exit {code})")
+    if code != 0:  # the model passed its checks and the photos are ours: this is a fault, not an input
+        raise RuntimeError(f"predict.py exited with {code} on {folder}")
     with open(folder / "labels.csv") as f:
         truth = {row["file"]: int(row["label"]) for row in csv.DictReader(f)}
     with open(output) as f:

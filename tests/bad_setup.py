@@ -20,6 +20,7 @@ FIT = ("--model", "ann", "--fast-dev-run", "--no-download", "--data-dir", "{data
 CNN = ("--model", "cnn", *FIT[2:])
 EXPORT = ("--ckpt", "{ckpt}", "--out", "{tmp}/m.onnx", "--data-dir", "{data}")
 EVALUATE = ("--output-dir", "{tmp}/eval", "--data-dir", "{data}", "--no-download")
+PHOTOS = ("--data-dir", "{data}", "--no-download")
 GET = ("--data-dir", "{tmp}/d", "--no-download")
 
 
@@ -221,6 +222,21 @@ ROWS: list[Bad] = [
         _folder("m.onnx")),
     Bad("evaluate-onnx-truncated", "evaluate", ("--onnx", "{tmp}/t.onnx", *EVALUATE), 2,
         r"t.onnx cannot be loaded as an ONNX model", _truncated("*.onnx", "t.onnx")),
+    # photos.py
+    Bad("photos-count-0", "photos", ("--count", "0", *PHOTOS), 2, r"--count: must be at least 1"),
+    Bad("photos-count-beyond-the-test-set", "photos", ("--count", "20000", *PHOTOS), 2,
+        r"--count must be at most 10,000"),
+    Bad("photos-model-missing", "photos", ("--models", "{tmp}/none.onnx", *PHOTOS), 2,
+        r"none.onnx does not exist; pass a .onnx file"),
+    Bad("photos-model-truncated", "photos", ("--models", "{model}", "{tmp}/t.onnx", *PHOTOS), 2,
+        r"t.onnx cannot be loaded as an ONNX model", _truncated("*.onnx", "t.onnx")),
+    Bad("photos-no-data", "photos", ("--models", "{model}", "--data-dir", "{tmp}/nothing", "--no-download"), 2,
+        r"is missing and downloading is off"),
+    Bad("photos-json-is-a-folder", "photos", ("--models", "{model}", "--count", "3", "--json", "{tmp}/j",
+        *PHOTOS), 2, r"j", _folder("j")),
+    Bad("bench-predict-zero-photos", "bench", ("predict", "--photos", "0"), 2, r"--photos: must be at least 1"),
+    Bad("bench-predict-more-workers-than-cores", "bench", ("predict", "--workers", "100000"), 2,
+        r"--workers must be at most \d+"),
     # bench.py
     Bad("bench-train-zero-rounds", "bench", ("train", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
     Bad("bench-data-zero-rounds", "bench", ("data", "--rounds", "0"), 2, r"--rounds: must be at least 1"),

@@ -21,7 +21,7 @@ class Bad:
     """
 
     id: str
-    command: str  # fit, get_data, export, evaluate, compare, explain, bench, predict
+    command: str  # fit, get_data, export, evaluate, compare, explain, bench, predict, photos
     args: tuple[str, ...]
     exit: int
     says: str  # a regular expression, searched in stderr's error line

@@ -25,7 +25,7 @@ ROWS = [*INFERENCE, *SETUP, *TRAINING]
 MAINS = {
     "fit": cli.fit_main, "get_data": cli.get_data_main, "export": cli.export_main,
     "evaluate": cli.evaluate_main, "compare": cli.compare_main, "explain": cli.explain_main,
-    "bench": cli.bench_main, "predict": cli.predict_main,
+    "bench": cli.bench_main, "predict": cli.predict_main, "photos": cli.photos_main,
 }  # fmt: skip
 
 

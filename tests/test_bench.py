@@ -12,6 +12,7 @@ import torch
 from pixelsense.bench.bare import BareLoop
 from pixelsense.cli import bench_main
 from pixelsense.config import parse_config
+from pixelsense.decoding import cores
 from pixelsense.train import build
 
 
@@ -43,6 +44,20 @@ def test_inference_bench_keeps_its_speedup_line(capsys):
     out = lines(capsys)
     assert [line.split()[0] for line in out[2:5]] == ["1", "32", "256"]
     assert re.fullmatch(r"ort_vs_torch_speedup=\d+\.\d\d", out[-1])
+
+
+def test_predict_bench_times_a_folder_and_arrays_for_each_model(fake_data, capsys):
+    argv = ["predict", "--photos", "40", "--arrays", "300", "--rounds", "1", "--workers", str(min(2, cores())),
+            "--data-dir", str(fake_data), "--no-download"]  # fmt: skip
+    assert bench_main(argv) == 0
+    out = lines(capsys)
+    rows = [line.split() for line in out if line.startswith(("ann.onnx", "cnn.onnx"))]
+    assert len(rows) == 6 and all(float(row[-1]) > 0 for row in rows)
+    folder = [float(row[-1]) for row in rows if "JPEG" in row]
+    engine = [float(row[-1]) for row in rows if "JPEG" not in row]
+    assert re.fullmatch(r"folder_vs_naive_decode=\d+\.\d\d", out[-2])
+    assert float(out[-2].split("=")[1]) == pytest.approx(1 / max(folder), abs=0.02)  # the worse model
+    assert out[-1] == f"predict_vs_engine={max(engine):.2f}"
 
 
 def test_bad_bench_options_are_one_line(capsys):

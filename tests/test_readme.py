@@ -132,7 +132,7 @@ def test_why_runs_are_the_current_recipes_each_changed_by_its_experiment_only():
 
 def test_readme_speed_tables_are_the_saved_bench_outputs():
     readme = (ROOT / "README.md").read_text()
-    for name in ("bench_train.txt", "bench_data.txt", "before_after.txt"):
+    for name in ("bench_train.txt", "bench_data.txt", "before_after.txt", "bench_predict.txt"):
         saved = (ROOT / "checkpoints" / "speed" / name).read_text().strip().splitlines()
         assert saved and all(line in readme for line in saved), name
 
@@ -151,6 +151,37 @@ def test_gpu_recipe_accuracy_in_the_readme_is_its_saved_card(model):
         f"`python scripts/fit.py --model {model} --recipe gpu --accelerator cpu` | {100 * m['test_accuracy']:.2f} %"
         in readme
     )
+
+
+def photos() -> dict:
+    return json.loads((ROOT / "checkpoints" / "photos" / "photos.json").read_text())
+
+
+def test_readme_photo_table_is_photos_json():
+    from pixelsense.photo_report import table
+
+    readme = (ROOT / "README.md").read_text()
+    numbers = photos()
+    assert all(line in readme for line in table(numbers).splitlines())
+    assert "python scripts/photos.py --json checkpoints/photos/photos.json" in readme.replace("\n", " ")
+    assert (
+        "checkpoints/photos/conversion.png" in readme
+        and (ROOT / "checkpoints/photos/conversion.png").is_file()
+    )
+    cnn = numbers["models"]["cnn.onnx"]
+    product = [v["accuracy"] for k, v in cnn.items() if k.startswith("product-")]
+    assert min(product) >= card("cnn")["test_accuracy"] - 0.04  # the goal: within 4 points, no flag
+    assert all(v["polarity"] == 1.0 for v in cnn.values())
+
+
+@pytest.mark.slow
+def test_photo_scores_are_what_photos_py_gives_now(tmp_path):
+    from pixelsense.photo_report import score
+
+    numbers = photos()
+    models = [str(ROOT / "checkpoints" / name) for name in numbers["models"]]
+    again = score(models, "data", True, numbers["count"], numbers["seed"], None)
+    assert again == numbers
 
 
 if __name__ == "__main__":

@@ -142,8 +142,8 @@ def bench_main(argv: list[str] | None = None) -> int:
     predict.add_argument("--models", nargs="+", default=["checkpoints/ann.onnx", "checkpoints/cnn.onnx"],
                          help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
     predict.add_argument("--photos", type=positive_int, default=2000, help="JPEG photos (default: 2000)")
-    predict.add_argument("--arrays", type=positive_int, default=50_000,
-                         help="images in the .npy and IDX files (default: 50,000)")  # fmt: skip
+    predict.add_argument("--arrays", type=positive_int, default=100_000,
+                         help="images in the .npy and IDX files (default: 100,000)")  # fmt: skip
     predict.add_argument("--workers", type=positive_int, default=cores(),
                          help=f"predict.py --workers (default: the {cores()} cores)")  # fmt: skip
     predict.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default: 3)")

@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -18,6 +20,7 @@ from pixelsense.paths import Failure
 
 TASK = 32  # images per task a worker takes: large enough to pay for the pickling, small enough to share
 AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
+WATCH = 0.5  # seconds between a worker's checks that its main process is alive
 DIED = ("a decoding worker died while this file or one near it was read (out of memory, or a crash in the "
         "image decoder); try it alone with --workers 1")  # fmt: skip
 
@@ -101,6 +104,14 @@ def _chunks(results: list) -> Iterator[Chunk | Failure]:
 
 
 def _worker_start() -> None:
-    """Ctrl-C and SIGTERM are for the main process, which stops the pool: a worker says nothing."""
+    """Ctrl-C and SIGTERM are for the main process, which stops the pool: a worker says nothing. A worker
+    whose main process is gone (killed: it could not stop the pool) ends within WATCH seconds."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:  # once the parent dies, the worker is someone else's child
+        time.sleep(WATCH)
+    os._exit(1)

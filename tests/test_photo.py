@@ -201,3 +201,23 @@ def test_a_killed_worker_fails_its_files_and_the_rest_go_on(tmp_path):
     assert died and "Traceback" not in err, err
     rows = (tmp_path / "out.csv").read_text().splitlines()[1:]
     assert len(rows) + len(died) == 200 and len(died) <= 32 * 2 * 2  # at most the tasks queued to the pool
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
+def test_workers_end_when_their_main_process_is_killed(tmp_path):
+    process = start(big_folder(tmp_path / "big"), tmp_path / "out.csv")
+    workers = workers_of(process)
+    process.kill()  # SIGKILL: the main process cannot stop the pool itself
+    process.wait()
+
+    def running(pid: int) -> bool:
+        status = Path(f"/proc/{pid}/status")
+        try:
+            return "\nState:\tZ" not in status.read_text()  # a zombie has ended; it waits to be reaped
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(running, workers))

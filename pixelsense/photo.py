@@ -169,7 +169,9 @@ def _boxes(mask: np.ndarray) -> np.ndarray:
 
 def _sharpen(images: np.ndarray) -> np.ndarray:
     """Unsharp mask (image + image − Gaussian blur), edges extended, as Pillow's UnsharpMask(radius=SHARPEN,
-    percent=100) does, on a batch: uint8 [n, 28, 28]."""
+    percent=100) does, on a batch: uint8 [n, 28, 28]. SHARPEN 0: none."""
+    if not SHARPEN:
+        return images.astype(np.uint8)
     taps = np.arange(-3, 4)
     kernel = np.exp(-(taps**2) / (2 * SHARPEN**2))
     kernel /= kernel.sum()

@@ -15,14 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
+from pixelsense import photo
 from pixelsense.photosets import STYLES, test_items, write_set
 
 FIGURE_SETS = ("product-jpeg", "product-gradient", "product-tight", "dataset-dark-gray")  # one photo each
 
 
-def score(models: list[str], data_dir: str, download: bool, count: int, seed: int, out: str | None) -> dict:
+def score(models: list[str], data_dir: str, download: bool, count: int, seed: int, out: str | None,
+          sharpen: float = photo.SHARPEN) -> dict:  # fmt: skip
     """Per model and set: accuracy and polarity agreement of predict.py's rows; the sets go to ``out``
-    (kept) or to a temporary folder. Each model is checked before anything is made (ModelError)."""
+    (kept) or to a temporary folder. Each model is checked before anything is made (ModelError).
+    ``sharpen``: the conversion's unsharp-mask sigma for this run (0: none), to measure what it is worth."""
     from pixelsense.predict import open_model
 
     for model in models:
@@ -32,10 +35,15 @@ def score(models: list[str], data_dir: str, download: bool, count: int, seed: in
     with contextlib.ExitStack() as stack:
         folder = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         sets = {name: write_set(images[chosen], labels[chosen], name, folder, seed) for name in STYLES}
-        results = {Path(m).name: {name: _score(m, path, STYLES[name].dark_on_light) for name, path in
-                                  sets.items()} for m in models}  # fmt: skip
+        before, photo.SHARPEN = photo.SHARPEN, sharpen  # predict.py runs here, its workers forked from here
+        try:
+            results = {Path(m).name: {name: _score(m, path, STYLES[name].dark_on_light) for name, path in
+                                      sets.items()} for m in models}  # fmt: skip
+        finally:
+            photo.SHARPEN = before
     command = f"python scripts/photos.py --count {count} --seed {seed}"
-    return {"command": command, "count": count, "seed": seed, "models": results}
+    command += "" if sharpen == photo.SHARPEN else f" --sharpen {sharpen:g}"
+    return {"command": command, "count": count, "seed": seed, "sharpen": sharpen, "models": results}
 
 
 def _score(model: str, folder: Path, dark_on_light: bool) -> dict:

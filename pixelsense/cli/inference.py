@@ -124,17 +124,23 @@ def photos_main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=0, help="which items, and how the photos vary (default: 0)"
     )
     parser.add_argument("--out", help="keep the photo sets in this folder (default: a temporary one)")
+    parser.add_argument("--sharpen", type=float, default=None, metavar="SIGMA",
+                        help="the conversion's unsharp mask, 0 for none (default: predict.py's)")  # fmt: skip
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--figure", help="also draw a photo per set, its 28×28 and the first model's answer")
     data_options(parser)
     args = parser.parse_args(argv)
     if args.count > 10_000:
         raise PixelsenseError("--count must be at most 10,000, the test set's size.")
+    if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
+        raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
     if_stopped("nothing was written")
 
     from pixelsense import photo_report
 
-    results = photo_report.score(args.models, args.data_dir, args.download, args.count, args.seed, args.out)
+    sharpen = {} if args.sharpen is None else {"sharpen": args.sharpen}
+    results = photo_report.score(args.models, args.data_dir, args.download, args.count, args.seed, args.out,
+                                 **sharpen)  # fmt: skip
     print(f"`{results['command']}`, {args.count} test items per set, predict.py with no flag\n")
     print(photo_report.table(results))
     photo_report.save(results, args.json, args.figure, args.models[0], args.data_dir)

@@ -180,7 +180,9 @@ def test_photo_scores_are_what_photos_py_gives_now(tmp_path):
 
     numbers = photos()
     models = [str(ROOT / "checkpoints" / name) for name in numbers["models"]]
-    again = score(models, str(ROOT / "data"), True, numbers["count"], numbers["seed"], None, numbers["sharpen"])
+    again = score(
+        models, str(ROOT / "data"), True, numbers["count"], numbers["seed"], None, numbers["sharpen"]
+    )
     assert again == numbers
 
 

@@ -461,3 +461,14 @@ def test_a_model_that_fails_at_run_time_is_one_line_here_and_in_evaluate(tmp_pat
         onnx_predictor(tmp_path / "fixed.onnx")
     onnx_model(tmp_path / "good.onnx")  # the builder itself makes a model that works
     assert main(["--model", str(tmp_path / "good.onnx"), str(tmp_path / "a.npy")]) == 0
+
+
+def test_a_closed_stdout_is_one_line_unless_there_is_an_output_file(
+    tmp_path, model_path, capsys, monkeypatch
+):
+    np.save(tmp_path / "a.npy", np.zeros((2, 28, 28), np.uint8))
+    monkeypatch.setattr(sys, "stdout", None)  # what Python has when started with stdout closed (>&-)
+    assert predict(model_path, tmp_path / "a.npy") == 2
+    assert "stdout is closed, so the rows have nowhere to go; pass --output FILE." in capsys.readouterr().err
+    assert predict(model_path, tmp_path / "a.npy", "--output", tmp_path / "o.csv") == 0
+    assert len(rows(tmp_path / "o.csv")) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pixelsense.cli.options import data_options, positive_int
@@ -50,6 +51,8 @@ def predict_main(argv: list[str] | None = None) -> int:
             raise PixelsenseError(f"{option} must be at most {cores()}, the cores of this machine.")
     if args.batch_size > MAX_BATCH:  # a batch is batch × 784 bytes in, and more on the way through
         raise PixelsenseError(f"--batch-size must be at most {MAX_BATCH:,}; larger is no faster.")
+    if sys.stdout is None and not args.output:  # started with stdout closed (>&-): Python has none
+        raise PixelsenseError("stdout is closed, so the rows have nowhere to go; pass --output FILE.")
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
     if_stopped(written)
     return run(args)

@@ -232,6 +232,8 @@ ROWS: list[Bad] = [
         r"t.onnx cannot be loaded as an ONNX model", _truncated("*.onnx", "t.onnx")),
     Bad("photos-no-data", "photos", ("--models", "{model}", "--data-dir", "{tmp}/nothing", "--no-download"), 2,
         r"is missing and downloading is off"),
+    Bad("photos-out-not-empty", "photos", ("--models", "{model}", "--out", "{tmp}/mine", *PHOTOS), 2,
+        r"--out .*mine exists and is not an empty folder", _file("mine/00000.png", b"a photo of mine")),
     Bad("photos-json-is-a-folder", "photos", ("--models", "{model}", "--count", "3", "--json", "{tmp}/j",
         *PHOTOS), 2, r"j", _folder("j")),
     Bad("bench-predict-zero-photos", "bench", ("predict", "--photos", "0"), 2, r"--photos: must be at least 1"),

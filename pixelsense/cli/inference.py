@@ -135,6 +135,10 @@ def photos_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.count > 10_000:
         raise PixelsenseError("--count must be at most 10,000, the test set's size.")
+    out = Path(args.out) if args.out else None
+    if out and out.exists() and (not out.is_dir() or any(out.iterdir())):  # its files would be replaced
+        raise PixelsenseError(f"--out {out} exists and is not an empty folder; photos.py writes its sets "
+                              "only into a new or empty one.")  # fmt: skip
     if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
         raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
     if_stopped("nothing was written")

@@ -9,28 +9,27 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from pixelsense import photo
-from pixelsense.photosets import STYLES, test_items, write_set
+from pixelsense.photosets import STYLES, write_set
 
 FIGURE_SETS = ("product-jpeg", "product-gradient", "product-tight", "dataset-dark-gray")  # one photo each
 
 
-def score(models: list[str], data_dir: str, download: bool, count: int, seed: int, out: str | None,
+def score(models: list[str], images: np.ndarray, labels: np.ndarray, count: int, seed: int, out: str | None,
           sharpen: float = photo.SHARPEN) -> dict:  # fmt: skip
-    """Per model and set: accuracy and polarity agreement of predict.py's rows; the sets go to ``out``
-    (kept) or to a temporary folder. Each model is checked before anything is made (ModelError).
-    ``sharpen``: the conversion's unsharp-mask sigma for this run (0: none), to measure what it is worth."""
+    """Per model and set: accuracy and polarity agreement of predict.py's rows on photos of ``count`` of the
+    test items (``photosets.test_items``); the sets go to ``out`` (kept) or to a temporary folder. Each model
+    is checked before anything is made (ModelError). ``sharpen``: the conversion's unsharp-mask sigma for
+    this run (0: none), to measure what it is worth."""
     from pixelsense.predict import open_model
 
     for model in models:
         open_model(model, "cpu", None)
-    images, labels = test_items(data_dir, download)
     chosen = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))
     with contextlib.ExitStack() as stack:
         folder = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -48,13 +47,10 @@ def score(models: list[str], data_dir: str, download: bool, count: int, seed: in
 
 def _score(model: str, folder: Path, dark_on_light: bool) -> dict:
     """predict.py on ``folder`` (no flag), its rows read back against labels.csv."""
-    from pixelsense.cli import predict_main
+    from pixelsense.cli.inference import predict_quietly
 
     output = folder / "predictions.csv"
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
-        code = predict_main(["--model", model, str(folder), "--output", str(output)])
-    if code != 0:  # the model passed its checks and the photos are ours: this is a fault, not an input
-        raise RuntimeError(f"predict.py exited with {code} on {folder}")
+    predict_quietly(["--model", model, str(folder), "--output", str(output)])
     with open(folder / "labels.csv") as f:
         truth = {row["file"]: int(row["label"]) for row in csv.DictReader(f)}
     with open(output) as f:
@@ -95,17 +91,18 @@ def describe(name: str) -> str:
     return f"{what}, {level}{ramp}{noise}, {margin}, {size}, {style.format.upper()}"
 
 
-def save(results: dict, json_path: str | None, figure: str | None, model: str, data_dir: str) -> None:
+def save(results: dict, json_path: str | None, figure: str | None, model: str, images: np.ndarray,
+         labels: np.ndarray) -> None:  # fmt: skip
     from pixelsense.files import atomic_path
 
     if json_path:
         with atomic_path(json_path) as tmp:
             Path(tmp).write_text(json.dumps(results, indent=2) + "\n")
     if figure:
-        _figure(model, data_dir, figure, results["seed"])
+        _figure(model, images, labels, figure, results["seed"])
 
 
-def _figure(model: str, data_dir: str, path: str, seed: int) -> None:
+def _figure(model: str, images: np.ndarray, labels: np.ndarray, path: str, seed: int) -> None:
     """One photo per set in FIGURE_SETS: the photo, the 28×28 picture it becomes, and the prediction."""
     from PIL import Image, ImageDraw
 
@@ -113,7 +110,6 @@ def _figure(model: str, data_dir: str, path: str, seed: int) -> None:
     from pixelsense.inputs import load_image
     from pixelsense.predict import open_model
 
-    images, labels = test_items(data_dir)
     session, classes = open_model(model, "cpu", None)
     cell, text = 112, 34
     canvas = Image.new("RGB", (len(FIGURE_SETS) * (2 * cell + 16) + 8, cell + text + 8), "white")

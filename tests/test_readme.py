@@ -177,12 +177,12 @@ def test_readme_photo_table_is_photos_json():
 @pytest.mark.slow
 def test_photo_scores_are_what_photos_py_gives_now(tmp_path):
     from pixelsense.photo_report import score
+    from pixelsense.photosets import test_items
 
     numbers = photos()
     models = [str(ROOT / "checkpoints" / name) for name in numbers["models"]]
-    again = score(
-        models, str(ROOT / "data"), True, numbers["count"], numbers["seed"], None, numbers["sharpen"]
-    )
+    images, labels = test_items(str(ROOT / "data"), True)
+    again = score(models, images, labels, numbers["count"], numbers["seed"], None, numbers["sharpen"])
     assert again == numbers
 
 

@@ -12,9 +12,7 @@ Needs numpy, Pillow and onnxruntime only.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
 import struct
 import tempfile
 from dataclasses import replace
@@ -109,13 +107,9 @@ def _engine(session, images: np.ndarray) -> None:
 
 
 def _predict(model: str, source: Path, out: str, workers: int) -> None:
-    from pixelsense.cli import predict_main
+    from pixelsense.cli.inference import predict_quietly
 
-    argv = ["--model", model, str(source), "--output", out, "--workers", str(workers)]
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
-        code = predict_main(argv)
-    if code != 0:
-        raise RuntimeError(f"predict.py {' '.join(argv)} exited with {code}")
+    predict_quietly(["--model", model, str(source), "--output", out, "--workers", str(workers)])
 
 
 def table(rows: list[dict]) -> str:

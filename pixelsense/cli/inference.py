@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -56,6 +58,15 @@ def predict_main(argv: list[str] | None = None) -> int:
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
     if_stopped(written)
     return run(args)
+
+
+def predict_quietly(argv: list[str]) -> None:
+    """predict.py run in this process with what it prints discarded (the benches and photos.py read its
+    --output); RuntimeError unless it exits 0, since their inputs are their own."""
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        code = predict_main(argv)
+    if code != 0:
+        raise RuntimeError(f"predict.py {' '.join(argv)} exited with {code}")
 
 
 @command("export.py", writes="--out")
@@ -141,14 +152,21 @@ def photos_main(argv: list[str] | None = None) -> int:
                               "only into a new or empty one.")  # fmt: skip
     if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
         raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
+
+    from pixelsense import photo, photo_report
+    from pixelsense.files import check_writable
+    from pixelsense.photosets import test_items
+
+    for option, path in (("--json", args.json), ("--figure", args.figure)):  # refused now, not after the run
+        if path and Path(path).is_dir():
+            raise PixelsenseError(f"{option} {path} is a folder; name a file.")
+        if path:
+            check_writable(Path(path).parent)
     if_stopped("nothing was written")
-
-    from pixelsense import photo_report
-
-    sharpen = {} if args.sharpen is None else {"sharpen": args.sharpen}
-    results = photo_report.score(args.models, args.data_dir, args.download, args.count, args.seed, args.out,
-                                 **sharpen)  # fmt: skip
+    images, labels = test_items(args.data_dir, args.download)
+    sharpen = photo.SHARPEN if args.sharpen is None else args.sharpen
+    results = photo_report.score(args.models, images, labels, args.count, args.seed, args.out, sharpen)
     print(f"`{results['command']}`, {args.count} test items per set, predict.py with no flag\n")
     print(photo_report.table(results))
-    photo_report.save(results, args.json, args.figure, args.models[0], args.data_dir)
+    photo_report.save(results, args.json, args.figure, args.models[0], images, labels)
     return 0

@@ -31,7 +31,7 @@ def cores() -> int:
 
 
 class Decoder:
-    """``decoder(files)`` yields each file's Chunk (one image) or Failure, in order; after ``start()``, a
+    """``decoder(files)`` yields the files' Chunks and Failures, in order; after ``start()``, a
     pool of ``workers`` processes does the work. Use it as a context manager: leaving it (Ctrl-C included)
     stops the pool."""
 
@@ -62,7 +62,7 @@ class Decoder:
         paths = [str(path) for path in files]
         if self._pool is None or len(paths) <= TASK:  # no pool, or one that would cost more than it saves
             for start in range(0, len(paths), TASK):
-                yield from _chunks(read_images(paths[start : start + TASK], self.invert))
+                yield from read_images(paths[start : start + TASK], self.invert)
             return
         tasks = deque(paths[start : start + TASK] for start in range(0, len(paths), TASK))
         pending: deque[tuple[list[str], Future]] = deque()
@@ -74,7 +74,7 @@ class Decoder:
                 except BrokenProcessPool:  # found broken on the way in: that task was never sent
                     self._stop()
             if not pending:  # the pool broke: the rest is read here (a new pool would fork these threads)
-                yield from _chunks(read_images(tasks.popleft(), self.invert))
+                yield from read_images(tasks.popleft(), self.invert)
                 continue
             task, future = pending.popleft()
             try:
@@ -83,7 +83,7 @@ class Decoder:
                 self._stop()
                 yield from (Failure(path, DIED) for path in task)
                 continue
-            yield from _chunks(results)
+            yield from results
 
     def _stop(self) -> None:
         """Cancel what is queued and end the workers now (what they are decoding is not wanted)."""
@@ -96,11 +96,6 @@ class Decoder:
         for worker in workers:
             worker.join()
         pool.shutdown(wait=True, cancel_futures=True)  # its thread sees the workers gone, and ends
-
-
-def _chunks(results: list) -> Iterator[Chunk | Failure]:
-    for source, image, said in results:
-        yield Failure(source, said) if image is None else Chunk([source], image[None], [said])
 
 
 def _worker_start() -> None:

@@ -5,6 +5,7 @@ source and one reason) and the others go on."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixelsense import photo
+from pixelsense import jpeg, photo
 from pixelsense.constants import IMAGE_SIZE
 from pixelsense.paths import Failure, kind_of
 
@@ -65,9 +66,10 @@ def read_all(items: Iterable[Path | Failure], chunk: int, images: Callable) -> I
         yield from images(files)
 
 
-def read_images(paths: list[str], invert: str) -> list[tuple[str, np.ndarray | None, str]]:
-    """(source, image, polarity) per path, or (source, None, the reason it cannot be used): what a decoding
-    worker returns for its share of a folder. The conversion runs on all of them at once."""
+def read_images(paths: list[str], invert: str) -> list[Chunk | Failure]:
+    """The images of ``paths``, in order: each run of readable ones as one Chunk, each unreadable one as a
+    Failure with its reason (what a decoding worker returns for its share of a folder). The conversion runs
+    on all of them at once."""
     grays, reasons = [], {}
     for path in paths:
         try:
@@ -75,8 +77,16 @@ def read_images(paths: list[str], invert: str) -> list[tuple[str, np.ndarray | N
         except _Bad as bad:
             reasons[path] = str(bad)
     images, polarities = photo.to_dataset_form(grays, invert)
-    done = iter(zip(images, polarities, strict=True))
-    return [(path, None, reasons[path]) if path in reasons else (path, *next(done)) for path in paths]
+    out: list[Chunk | Failure] = []
+    done = 0
+    for failed, run in itertools.groupby(paths, key=lambda path: path in reasons):
+        run = list(run)
+        if failed:
+            out += [Failure(path, reasons[path]) for path in run]
+        else:
+            out.append(Chunk(run, images[done : done + len(run)], polarities[done : done + len(run)]))
+            done += len(run)
+    return out
 
 
 class _Bad(Exception):
@@ -91,10 +101,13 @@ def load_image(path: Path, invert: str = "auto") -> tuple[np.ndarray, str]:
 
 
 def _decode(path: Path, invert: str):
-    """The image as a Pillow "L" image, JPEGs decoded at the scale the conversion needs; an image over
-    MAX_PIXELS is refused from its header, before any pixel is decoded."""
+    """The image as a Pillow "L" image no larger than the conversion needs (``photo.shrink``; JPEGs decoded
+    at that scale, by libjpeg-turbo where they are plain); an image over MAX_PIXELS is refused from its
+    header, before any pixel is decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if (gray := jpeg.decode(path, MAX_PIXELS)) is not None:
+        return gray
     background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo
     try:
         with warnings.catch_warnings():
@@ -108,7 +121,7 @@ def _decode(path: Path, invert: str):
                 im.load()
                 if im.format not in PLAIN or "exif" in im.info or "xmp" in im.info:  # rotation, as phones say
                     im = ImageOps.exif_transpose(im)  # (what it reads costs more than a small JPEG's pixels)
-                gray = _gray(im, background)
+                gray = photo.shrink(_gray(im, background))  # what a worker keeps: never a large image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         pixels = int(re.findall(r"\d+", str(err))[0])  # Pillow says "Image size (N pixels) exceeds ..."
         raise _Bad(_too_large(f"{pixels:,}")) from None

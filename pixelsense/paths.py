@@ -31,15 +31,22 @@ class NoInputs(PixelsenseError):
 def not_regular(path: Path) -> str | None:
     """Why ``path`` cannot be read as a plain file (missing, a broken link, a FIFO...), or None. Reading a
     FIFO would wait forever for a writer, so special files are refused before anything opens them."""
+    return _identify(path)[1]
+
+
+def _identify(path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """``path``'s file as (inode, device), and why it cannot be read as a plain file (or None): one stat."""
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except OSError as err:
         if path.is_symlink():
-            return f"is a broken symbolic link (to {os.readlink(path)})"
-        return "does not exist" if isinstance(err, FileNotFoundError) else f"cannot be read ({err.strerror})"
-    if stat.S_ISDIR(mode):
-        return "is a folder, not a file"
-    return None if stat.S_ISREG(mode) else "is not a regular file (a FIFO, socket or device)"
+            return None, f"is a broken symbolic link (to {os.readlink(path)})"
+        missing = isinstance(err, FileNotFoundError)
+        return None, "does not exist" if missing else f"cannot be read ({err.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return None, "is a folder, not a file"
+    special = not stat.S_ISREG(info.st_mode)
+    return (info.st_ino, info.st_dev), "is not a regular file (a FIFO, socket or device)" if special else None
 
 
 def _walk(top: Path, folders_too: bool = False) -> Iterator[Path | Failure]:
@@ -54,8 +61,9 @@ def _walk(top: Path, folders_too: bool = False) -> Iterator[Path | Failure]:
             if (info.st_dev, info.st_ino) in seen:
                 continue
             seen.add((info.st_dev, info.st_ino))
-            with os.scandir(folder) as entries:
-                children = sorted((folder / e.name, e.is_dir()) for e in entries)
+            with os.scandir(folder) as found:
+                entries = sorted(found, key=lambda entry: os.path.normcase(entry.name))  # as Paths sort
+            children = [(folder / entry.name, entry.is_dir()) for entry in entries]
         except OSError as err:
             yield Failure(str(folder), f"cannot be listed ({err.strerror or err})")
             continue
@@ -95,8 +103,9 @@ def _glob(pattern: str) -> list[Path | Failure]:
     return found
 
 
-def _place(item: Path | Failure) -> Path:
-    return Path(item.source) if isinstance(item, Failure) else item
+def _place(item: Path | Failure) -> tuple[str, ...]:
+    """Where an item is, as Paths compare (a key made once sorts faster than Paths compare)."""
+    return tuple(map(os.path.normcase, (Path(item.source) if isinstance(item, Failure) else item).parts))
 
 
 def expand(args: Iterable[str]) -> list[Path | Failure]:
@@ -115,10 +124,10 @@ def expand(args: Iterable[str]) -> list[Path | Failure]:
                 items.append(match)
         chosen: dict = {}  # links and loops can reach one file by several paths: keep the shortest
         for item in items or [Failure(arg, NO_IMAGES)]:
-            problem = not_regular(item) if isinstance(item, Path) else None
+            key, problem = _identify(item) if isinstance(item, Path) else (None, None)
             item = Failure(str(item), problem) if problem else item
-            key = item if isinstance(item, Failure) else os.stat(item)[1:3]  # (inode, device)
-            if key not in chosen or len(_place(item).parts) < len(_place(chosen[key]).parts):
+            key = key or item
+            if key not in chosen or len(_place(item)) < len(_place(chosen[key])):
                 chosen[key] = item
         found += sorted(chosen.values(), key=_place)
     return found

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pixelsense import jpeg
 from pixelsense.cli import predict_main
 from pixelsense.decoding import Decoder, cores
-from pixelsense.inputs import load_image, read_all
+from pixelsense.inputs import MAX_PIXELS, load_image, read_all
 from pixelsense.paths import expand
 from pixelsense.photosets import STYLES, encode, photo
 
@@ -68,6 +69,31 @@ def test_invert_forces_the_polarity(tmp_path):
     assert load_image(dark_on_light, "on")[1] == "dark-on-light"
     light_on_dark = as_photo(tmp_path, garment(0), "dataset-large")
     assert load_image(light_on_dark, "on")[1] == "dark-on-light"
+
+
+def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):
+    """Plain JPEGs of every size in the photo sets take the fast path and give Pillow's pixels exactly;
+    those it leaves to Pillow (CMYK, EXIF, not a JPEG, cut short) are still read, or refused, by Pillow."""
+    styles = ("product-jpeg", "product-large", "dataset-dark-gray", "product-gradient")
+    plain = [as_photo(tmp_path, garment(seed), style, seed) for seed in range(3) for style in styles]
+    plain += [tmp_path / f"{side}.jpg" for side in (20, 100, 150, 300)]  # each DCT scale, and none
+    for side in (20, 100, 150, 300):
+        Image.fromarray(255 - garment(side)).resize((side, side)).save(tmp_path / f"{side}.jpg")
+    assert all(jpeg.decode(path, MAX_PIXELS) is not None for path in plain)
+    Image.open(plain[0]).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 3  # upside down
+    Image.open(plain[0]).save(tmp_path / "exif.jpg", exif=exif)
+    (tmp_path / "cut.jpg").write_bytes(plain[0].read_bytes()[:400])
+    others = [tmp_path / name for name in ("cmyk.jpg", "exif.jpg", "cut.jpg")] + [
+        as_photo(tmp_path, garment(0), "product-png")
+    ]
+    assert all(jpeg.decode(path, MAX_PIXELS) is None for path in others)
+    fast = [load_image(path) for path in plain + others[:2]]
+    monkeypatch.setattr(jpeg, "simplejpeg", None)  # an install without it: Pillow decodes every JPEG
+    slow = [load_image(path) for path in plain + others[:2]]
+    for (image, polarity), (pillow, its) in zip(fast, slow, strict=True):
+        assert np.array_equal(image, pillow) and polarity == its
 
 
 def dataset_inputs(folder: Path, items: np.ndarray) -> dict[str, Path]:

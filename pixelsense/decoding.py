@@ -15,6 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pixelsense import engine
 from pixelsense.inputs import Chunk, read_images
 from pixelsense.paths import Failure
 
@@ -35,8 +36,10 @@ class Decoder:
     pool of ``workers`` processes does the work. Use it as a context manager: leaving it (Ctrl-C included)
     stops the pool."""
 
-    def __init__(self, invert: str, workers: int):
-        self.invert, self.workers = invert, workers
+    def __init__(self, invert: str, workers: int, model: str | None = None):
+        """``model``: an ONNX model the workers also run on what they decode (``engine.predict_in_worker``),
+        so that this process only writes rows."""
+        self.invert, self.workers, self.model = invert, workers, model
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Decoder:
@@ -51,6 +54,9 @@ class Decoder:
         (onnxruntime, the progress bar): the workers are forked from it, so they need no start-up of their
         own and never re-run the calling script, and a fork copies no thread of another library's."""
         if self.workers > 1 and images > TASK and self._pool is None:
+            import PIL.Image  # noqa: F401  imported once here, not again in each worker (a tenth of a
+            if self.model:  # second of a core each); onnxruntime without a session: no thread pool yet
+                import onnxruntime  # noqa: F401
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
             self._pool.submit(int).result()  # with fork, every worker starts now
@@ -69,7 +75,7 @@ class Decoder:
         while tasks or pending:
             while self._pool is not None and tasks and len(pending) < self.workers * AHEAD:
                 try:
-                    pending.append((tasks[0], self._pool.submit(read_images, tasks[0], self.invert)))
+                    pending.append((tasks[0], self._pool.submit(_task, tasks[0], self.invert, self.model)))
                     tasks.popleft()
                 except BrokenProcessPool:  # found broken on the way in: that task was never sent
                     self._stop()
@@ -96,6 +102,12 @@ class Decoder:
         for worker in workers:
             worker.join()
         pool.shutdown(wait=True, cancel_futures=True)  # its thread sees the workers gone, and ends
+
+
+def _task(paths: list[str], invert: str, model: str | None) -> list[Chunk | Failure]:
+    """What a worker does with its share of a folder: ``read_images``, and predicts them with ``model``."""
+    items = read_images(paths, invert)
+    return engine.predict_in_worker(items, model) if model else items
 
 
 def _worker_start() -> None:

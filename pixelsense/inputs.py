@@ -33,6 +33,7 @@ class Chunk:
     sources: list[str]
     images: np.ndarray  # uint8 [k, 28, 28]
     polarities: list[str]  # per image, photo.LIGHT_ON_DARK or photo.DARK_ON_LIGHT: how it was read
+    probabilities: np.ndarray | None = None  # float [k, classes], where a decoding worker predicted them
 
 
 def _open_idx(path: Path):

@@ -1,6 +1,6 @@
 """Plain JPEGs decoded by libjpeg-turbo (simplejpeg) straight to grayscale, at the DCT scale Pillow's
-``draft`` would choose for the conversion: the same pixels as Pillow, in about two thirds of the time for a
-small photo (Pillow parses a JPEG's header in Python). Whatever is not a plain JPEG goes to Pillow, which
+``draft`` would choose for the conversion: the same pixels as Pillow, in about half the time for a small
+photo (Pillow parses a JPEG's header in Python). Whatever is not a plain JPEG goes to Pillow, which
 also says what is wrong with a broken one.
 """
 

@@ -1,6 +1,7 @@
 """Batch inference with onnxruntime over images, folders, globs, IDX files and .npy arrays.
 
-Imports onnxruntime, numpy and Pillow only (no torch): ``python scripts/predict.py --model M.onnx INPUT...``.
+Imports onnxruntime, numpy, Pillow and simplejpeg only (no torch):
+``python scripts/predict.py --model M.onnx INPUT...``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from pixelsense import engine
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
 from pixelsense.decoding import Decoder
+from pixelsense.engine import PROVIDERS
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
@@ -26,7 +29,6 @@ from pixelsense.labels import load_labels
 from pixelsense.output import Rows
 from pixelsense.paths import Failure, NoInputs, expand, kind_of, not_regular
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
 TRIAL = 3  # images in the batch every model must predict when it is opened, before any input is read
 PASS = "pass image files, folders, globs, IDX files or .npy arrays"
@@ -56,14 +58,8 @@ def open_model(path: str, provider: str, threads: int | None, spin: bool = True)
         raise ModelError(f"the {provider} provider is not available in this onnxruntime "
                          f"({', '.join(ort.get_available_providers())}); use --provider cpu or install "
                          "onnxruntime-gpu.")  # fmt: skip
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # fatal only: errors come back as exceptions, and say so in one line
-    if not spin:  # its threads would wait for work busily, on the cores the decoding workers need
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:
-        options.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(path, options, providers=[PROVIDERS[provider]])
+        session = engine.session(path, provider, threads, spin)
     except Exception as err:  # onnxruntime reports missing and broken files alike
         raise ModelError(f"{path} cannot be loaded as an ONNX model ({first_line(err)}).") from None
     if session.get_providers()[0] != PROVIDERS[provider]:  # onnxruntime falls back silently otherwise
@@ -114,6 +110,12 @@ def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Fa
         if isinstance(item, Failure):
             yield item
             continue
+        if item.probabilities is not None:  # predicted by a decoding worker: its rows come next, as they are
+            if sources:
+                yield Chunk(sources, np.concatenate(parts), polarities)
+                sources, parts, polarities = [], [], []
+            yield item
+            continue
         start = 0
         while start < len(item.sources):
             take = min(size - len(sources), len(item.sources) - start)
@@ -135,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         raise NoInputs(_nothing(items))
     if args.output:
         _check_output(args, files)
-    with Decoder(args.invert, args.workers) as decode:
+    in_workers = args.model if args.provider == "cpu" else None  # the workers predict what they decode
+    with Decoder(args.invert, args.workers, in_workers) as decode:
         decode.start(sum(kind_of(file) == "image" for file in files))  # before onnxruntime starts threads
         session, classes = open_model(args.model, args.provider, args.threads, spin=not decode.pooled)
         labels = load_labels(args.labels) if args.labels else None
@@ -191,7 +194,7 @@ def _predict(
     # The bar, where someone watches (the total comes from the inputs' headers); failures print above it.
     with (
         tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr) as bar,
-        ThreadPoolExecutor(1, thread_name_prefix="onnxruntime") as engine,
+        ThreadPoolExecutor(1, thread_name_prefix="onnxruntime") as runner,
     ):
         running: tuple[Chunk, Future] | None = None
         for item in itertools.chain(stream, [None]):  # None: the end, when the last batch is written
@@ -200,7 +203,7 @@ def _predict(
                 bar.set_postfix_str(f"{failed} failed", refresh=False)
                 bar.write(f"predict.py: {item.source}: {item.reason}", file=sys.stderr)
                 continue
-            previous, running = running, item and (item, engine.submit(_run, session, item, args.model))
+            previous, running = running, item and (item, _start(runner, session, item, args.model))
             if previous:
                 labels = rows.write(previous[1].result(), previous[0])
                 done += len(labels)
@@ -212,6 +215,15 @@ def _predict(
         which = "the input could not" if failed == 1 else f"none of the {failed} inputs could"
         raise NothingPredicted(f"{which} be predicted (see above); {kept}.")
     return done, failed, time.perf_counter() - start, predictions
+
+
+def _start(runner: ThreadPoolExecutor, session, item: Chunk, model: str) -> Future:
+    """The batch's probabilities to come: onnxruntime started on it, or those a decoding worker found."""
+    if item.probabilities is None:
+        return runner.submit(_run, session, item, model)
+    done: Future = Future()
+    done.set_result(item.probabilities)
+    return done
 
 
 def _run(session, item: Chunk, model: str) -> np.ndarray:

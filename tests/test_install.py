@@ -1,5 +1,5 @@
-"""The light install: ``pip install .`` gives the inference part only (numpy, Pillow, onnxruntime, tqdm; no
-torch), small, with console scripts that work: the shipped CNN classifies the real test set."""
+"""The light install: ``pip install .`` gives the inference part only (numpy, Pillow, simplejpeg,
+onnxruntime, tqdm; no torch), small, with console scripts that work: the shipped CNN classifies the real test set."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def test_the_base_install_predicts_without_torch(tmp_path):
     probe = "import importlib.util as u; print([m for m in ('torch', 'pytorch_lightning') if u.find_spec(m)])"
     has = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
     assert has.stdout.strip() == "[]"
+    jpeg = "from pixelsense import jpeg; print(jpeg.simplejpeg is not None)"  # JPEGs on the fast path
+    assert (
+        subprocess.run([python, "-c", jpeg], capture_output=True, text=True, cwd=tmp_path).stdout == "True\n"
+    )
     assert size_mb(env) < MAX_MB
     done = subprocess.run(
         [env / "bin" / "pixelsense-predict", "--model", ROOT / "checkpoints" / "cnn.onnx",

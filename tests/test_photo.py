@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelsense import jpeg
+from pixelsense import engine, jpeg, predict
 from pixelsense.cli import predict_main
 from pixelsense.decoding import Decoder, cores
 from pixelsense.inputs import MAX_PIXELS, load_image, read_all
@@ -143,16 +143,39 @@ def mixed_folder(folder: Path) -> Path:
     return folder
 
 
+def failing_in_workers(monkeypatch) -> None:
+    """onnxruntime fails in the decoding workers (their sessions have one thread) and nowhere else."""
+    real = engine.session
+
+    def session(path, provider, threads, spin):
+        if threads == 1:
+            raise RuntimeError("this worker's onnxruntime fails")
+        return real(path, provider, threads, spin)
+
+    monkeypatch.setattr(engine, "session", session)  # the workers are forked from here: theirs too
+
+
 @pytest.mark.skipif(cores() < 2, reason="needs 2 cores to run 2 workers")
-def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys):
+@pytest.mark.parametrize("workers_predict", [True, False])
+def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkeypatch, workers_predict):
+    """Photos between two arrays: the same rows in the order given, whether the workers predict what they
+    decode or, their onnxruntime failing, leave it to the main process."""
     folder = mixed_folder(tmp_path / "photos")
+    arrays = dataset_inputs(tmp_path / "in", np.stack([garment(seed) for seed in range(5)]))
+    if not workers_predict:
+        failing_in_workers(monkeypatch)
+    batches = []  # the batches the main process runs onnxruntime on
+    run = predict._run
+    monkeypatch.setattr(
+        predict, "_run", lambda session, item, model: batches.append(item) or run(session, item, model)
+    )
+    inputs = [str(arrays["npy"]), str(folder), str(arrays["idx"])]
     outputs = {}
     for workers in (1, 2):
+        batches.clear()
         out = tmp_path / f"w{workers}.csv"
         assert (
-            predict_main(
-                ["--model", str(MODEL), str(folder), "--output", str(out), "--workers", str(workers)]
-            )
+            predict_main(["--model", str(MODEL), *inputs, "--output", str(out), "--workers", str(workers)])
             == 1
         )
         err = capsys.readouterr().err
@@ -160,7 +183,16 @@ def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys):
         assert len(bad) == 2 and "Traceback" not in err
         outputs[workers] = (out.read_bytes(), bad)
     assert outputs[1] == outputs[2]
-    assert outputs[1][0].count(b"\n") == 81  # the header and every good photo
+    rows = [
+        row.split(",")[0] for row in outputs[1][0].decode().splitlines()[1:]
+    ]  # the header, then each image
+    assert rows[:5] == [f"{arrays['npy']}:{i}" for i in range(5)] and rows[-5:] == [
+        f"{arrays['idx']}:{i}" for i in range(5)
+    ]
+    assert len(rows) == 90 and all(Path(row).parent == folder for row in rows[5:85])
+    assert (
+        len(batches) == 2
+    ) == workers_predict  # with workers predicting, the main process runs the arrays only
 
 
 def big_folder(folder: Path, count: int = 40) -> Path:

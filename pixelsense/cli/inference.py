@@ -29,9 +29,9 @@ def predict_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=256, help="images per onnxruntime call (default: 256)"
-    )
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="images per onnxruntime call (default: 256; the workers predict image files "
+                        "32 at a time)")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     parser.add_argument("--output", help="write here (whole or not at all) instead of stdout")
     parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
@@ -42,10 +42,11 @@ def predict_main(argv: list[str] | None = None) -> int:
                         "light background (a product photo) and inverts it; 'on' (or --invert alone) always "
                         "inverts, 'off' never; IDX files and .npy arrays are read as they are")  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=cores(),
-                        help=f"processes decoding image files (default: the {cores()} cores)")  # fmt: skip
-    parser.add_argument(
-        "--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)"
-    )
+                        help=f"processes decoding image files and, with the cpu provider, predicting them "
+                        f"(default: the {cores()} cores)")  # fmt: skip
+    parser.add_argument("--threads", type=positive_int,
+                        help="onnxruntime intra-op threads of the main process (default: onnxruntime's; a "
+                        "worker uses one)")  # fmt: skip
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
     for option, value in (("--threads", args.threads), ("--workers", args.workers)):

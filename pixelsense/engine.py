@@ -1,0 +1,46 @@
+"""onnxruntime sessions for predict.py, on its main process and in its decoding workers (no torch)."""
+
+from __future__ import annotations
+
+from pixelsense.inputs import Chunk
+from pixelsense.paths import Failure
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+_SESSIONS: dict[str, object] = {}  # a decoding worker's session per model, from its first task (None: failed)
+
+
+def session(path: str, provider: str, threads: int | None, spin: bool):
+    """An onnxruntime session that logs nothing (errors come back as exceptions). ``spin``: its threads
+    wait for work busily (faster when nothing else needs the cores)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # fatal only
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(path, options, providers=[PROVIDERS[provider]])
+
+
+def predict_in_worker(items: list[Chunk | Failure], model: str) -> list[Chunk | Failure]:
+    """The worker's Chunks with their probabilities, from a CPU session of its own on one thread (the
+    workers share the cores). Where that fails, the Chunks go back without them: the main process predicts
+    them, and says what is wrong if it fails too (the model passed its trial batch there)."""
+    if model not in _SESSIONS:
+        try:
+            _SESSIONS[model] = session(model, "cpu", threads=1, spin=False)
+        except Exception:  # onnxruntime's errors share no base class; not tried again for every task
+            _SESSIONS[model] = None
+    if _SESSIONS[model] is None:
+        return items
+    chunks = [item for item in items if isinstance(item, Chunk)]
+    try:
+        for chunk in chunks:
+            (chunk.probabilities,) = _SESSIONS[model].run(
+                ["probabilities"], {"images": chunk.images[:, None]}
+            )
+    except Exception:
+        for chunk in chunks:
+            chunk.probabilities = None
+    return items

@@ -54,8 +54,11 @@ class Decoder:
         (onnxruntime, the progress bar): the workers are forked from it, so they need no start-up of their
         own and never re-run the calling script, and a fork copies no thread of another library's."""
         if self.workers > 1 and images > TASK and self._pool is None:
-            import PIL.Image  # noqa: F401  imported once here, not again in each worker (a tenth of a
-            if self.model:  # second of a core each); onnxruntime without a session: no thread pool yet
+            # What a worker needs is imported once here, not again in each (a tenth of a second of a core
+            # each); onnxruntime without a session has no thread pool yet.
+            import PIL.Image  # noqa: F401
+
+            if self.model:
                 import onnxruntime  # noqa: F401
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)

@@ -3,6 +3,7 @@ out as they would from one process (the same function does the work), whatever t
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from pixelsense import engine
 from pixelsense.inputs import Chunk, read_images
-from pixelsense.paths import Failure
+from pixelsense.paths import Failure, kind_of
 
 TASK = 32  # images per task a worker takes: large enough to pay for the pickling, small enough to share
 AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
@@ -41,6 +42,7 @@ class Decoder:
         so that this process only writes rows."""
         self.invert, self.workers, self.model = invert, workers, model
         self._pool: ProcessPoolExecutor | None = None
+        self._ahead: deque[tuple[list[str], Future]] = deque()  # tasks start() sent, in order
 
     def __enter__(self) -> Decoder:
         return self
@@ -49,20 +51,28 @@ class Decoder:
     def pooled(self) -> bool:
         return self._pool is not None
 
-    def start(self, images: int) -> None:
-        """Start the pool if ``images`` files are worth one. Call it before this process starts threads
-        (onnxruntime, the progress bar): the workers are forked from it, so they need no start-up of their
-        own and never re-run the calling script, and a fork copies no thread of another library's."""
-        if self.workers > 1 and images > TASK and self._pool is None:
-            # What a worker needs is imported once here, not again in each (a tenth of a second of a core
-            # each); onnxruntime without a session has no thread pool yet.
-            import PIL.Image  # noqa: F401
+    def start(self, items: list[Path | Failure]) -> None:
+        """Start the pool if the image files among ``items`` (an inference run's inputs, in order) are
+        worth one, and send it the first of them. Call it before this process starts threads (onnxruntime,
+        the progress bar): the workers are forked from it, so they need no start-up of their own and never
+        re-run the calling script, and a fork copies no thread of another library's."""
+        if self.workers <= 1 or sum(_is_image(item) for item in items) <= TASK or self._pool is not None:
+            return
+        # What a worker needs is imported once here, not again in each (a tenth of a second of a core each);
+        # onnxruntime without a session has no thread pool yet.
+        import PIL.Image  # noqa: F401
 
-            if self.model:
-                import onnxruntime  # noqa: F401
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
-            self._pool.submit(int).result()  # with fork, every worker starts now
+        if self.model:
+            import onnxruntime  # noqa: F401
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_worker_start, initargs=(self.model,)
+        )
+        self._pool.submit(int)  # with fork, every worker is forked now, in this call
+        first = list(itertools.takewhile(_is_image, itertools.dropwhile(lambda i: not _is_image(i), items)))
+        if len(first) > TASK:  # the run of files ``__call__`` gets first: its first tasks go now
+            for task in _tasks([str(path) for path in first])[: self.workers * AHEAD]:
+                self._ahead.append((task, self._pool.submit(_task, task, self.invert, self.model)))
 
     def __exit__(self, *exc) -> None:
         self._stop()
@@ -73,8 +83,12 @@ class Decoder:
             for start in range(0, len(paths), TASK):
                 yield from read_images(paths[start : start + TASK], self.invert)
             return
-        tasks = deque(paths[start : start + TASK] for start in range(0, len(paths), TASK))
+        tasks = deque(_tasks(paths))
         pending: deque[tuple[list[str], Future]] = deque()
+        while self._ahead and tasks and self._ahead[0][0] == tasks[0]:  # sent by start()
+            pending.append(self._ahead.popleft())
+            tasks.popleft()
+        self._ahead.clear()
         while tasks or pending:
             while self._pool is not None and tasks and len(pending) < self.workers * AHEAD:
                 try:
@@ -99,6 +113,7 @@ class Decoder:
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
+        self._ahead.clear()
         workers = list((getattr(pool, "_processes", None) or {}).values())
         for worker in workers:
             worker.kill()  # SIGTERM is ignored by workers
@@ -107,18 +122,29 @@ class Decoder:
         pool.shutdown(wait=True, cancel_futures=True)  # its thread sees the workers gone, and ends
 
 
+def _is_image(item: Path | Failure) -> bool:
+    return isinstance(item, Path) and kind_of(item) == "image"
+
+
+def _tasks(paths: list[str]) -> list[list[str]]:
+    return [paths[start : start + TASK] for start in range(0, len(paths), TASK)]
+
+
 def _task(paths: list[str], invert: str, model: str | None) -> list[Chunk | Failure]:
     """What a worker does with its share of a folder: ``read_images``, and predicts them with ``model``."""
     items = read_images(paths, invert)
     return engine.predict_in_worker(items, model) if model else items
 
 
-def _worker_start() -> None:
+def _worker_start(model: str | None) -> None:
     """Ctrl-C and SIGTERM are for the main process, which stops the pool: a worker says nothing. A worker
-    whose main process is gone (killed: it could not stop the pool) ends within WATCH seconds."""
+    whose main process is gone (killed: it could not stop the pool) ends within WATCH seconds. Its
+    onnxruntime session opens now, while the main process opens its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+    if model:
+        engine.predict_in_worker([], model)
 
 
 def _watch(parent: int) -> None:

@@ -25,9 +25,9 @@ from pixelsense.engine import PROVIDERS
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
-from pixelsense.labels import load_labels
+from pixelsense.labels import LabelError, load_labels
 from pixelsense.output import Rows
-from pixelsense.paths import Failure, NoInputs, expand, kind_of, not_regular
+from pixelsense.paths import Failure, NoInputs, expand, not_regular
 
 OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
 TRIAL = 3  # images in the batch every model must predict when it is opened, before any input is read
@@ -139,10 +139,13 @@ def run(args: argparse.Namespace) -> int:
         _check_output(args, files)
     in_workers = args.model if args.provider == "cpu" else None  # the workers predict what they decode
     with Decoder(args.invert, args.workers, in_workers) as decode:
-        decode.start(sum(kind_of(file) == "image" for file in files))  # before onnxruntime starts threads
+        decode.start(items)  # before onnxruntime starts threads
         session, classes = open_model(args.model, args.provider, args.threads, spin=not decode.pooled)
         labels = load_labels(args.labels) if args.labels else None
-        total = count(items) if sys.stderr.isatty() else None  # a progress bar only where someone watches
+        images = count(items) if sys.stderr.isatty() or isinstance(labels, list) else None
+        if isinstance(labels, list) and len(labels) != images:  # said now, not after the whole run
+            raise LabelError(_not_these(args.labels, len(labels), images))
+        total = images if sys.stderr.isatty() else None  # a progress bar only where someone watches
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
         if args.output:
             with atomic_path(args.output) as tmp, open(tmp, "w", newline="") as out:
@@ -156,6 +159,15 @@ def run(args: argparse.Namespace) -> int:
         # The accuracy report joins the table on stdout only when the table went to a file.
         _report_accuracy(predictions, labels, classes, sys.stdout if args.output else sys.stderr)
     return 1 if failed else 0
+
+
+def _not_these(path: str, labels: int, images: int) -> str:
+    def many(n: int, what: str) -> str:
+        return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+    return (f"--labels {path} holds {many(labels, 'label')}, but the inputs hold {many(images, 'image')}, "
+            "and IDX or .npy labels follow the output order, one per image; pass the labels of these inputs, "
+            "or a CSV of file,label.")  # fmt: skip
 
 
 def _nothing(items: list[Failure]) -> str:

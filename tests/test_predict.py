@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -270,9 +271,16 @@ def test_a_model_with_a_frozen_batch_is_refused(tmp_path, capsys):
 def test_labels_that_do_not_fit_are_said_so(tmp_path, model_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), np.uint8))
     np.save(tmp_path / "short.npy", np.array([1, 2]))
-    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "short.npy") == 0
+    out = tmp_path / "out.csv"
+    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "short.npy", "--output", out) == 2
     captured = capsys.readouterr()
-    assert "not computed: 2 labels for 4 predictions" in captured.err and "accuracy:" not in captured.out
+    assert "short.npy holds 2 labels, but the inputs hold 4 images" in captured.err  # said before predicting
+    assert not out.exists() and "Traceback" not in captured.err
+    cut = tmp_path / "cut-idx3-ubyte"  # its header says 4 images, it holds 3: found only when read
+    cut.write_bytes(struct.pack(">IIII", 0x803, 4, 28, 28) + bytes(3 * 784))
+    np.save(tmp_path / "eight.npy", np.arange(8))
+    assert predict(model_path, tmp_path / "x.npy", cut, "--labels", tmp_path / "eight.npy") == 1
+    assert "not computed: 8 labels for 4 predictions" in capsys.readouterr().err
     np.save(tmp_path / "wild.npy", np.array([3, 40, 1, 2]))
     assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "wild.npy") == 2
     assert "wild.npy: index 1: 40 is not a class index 0–9" in capsys.readouterr().err

@@ -4,7 +4,8 @@ side to 28, sharpen, center on 28×28. numpy and Pillow only (predict never impo
 
 A picture already in dataset form (28×28) is only inverted when its polarity says so, never trimmed or
 resized. The background and the garment's box are found for a batch of photos at once, on a GRID × GRID
-copy of each; then each garment is cut from its photo and resized once.
+lattice sampled from each; then each garment is cut from its photo and resized once (Lanczos weights, two
+matrix products).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pixelsense.constants import IMAGE_SIZE
 
 POLARITIES = ("auto", "on", "off")  # --invert: decide from the border, always invert, never invert
 LIGHT_ON_DARK, DARK_ON_LIGHT = "light-on-dark", "dark-on-light"  # the polarity column of predict's output
-DECODE = 2 * IMAGE_SIZE  # JPEGs are decoded at the smallest scale whose longer side keeps this many pixels
-GRID = 64  # the background and the garment's box are found on a GRID × GRID area-resized copy of each photo
+DECODE = 2 * IMAGE_SIZE  # photos are decoded or reduced to the least size whose longer side keeps this many
+GRID = 64  # the background and the garment's box are found on a GRID × GRID lattice sampled from each photo
 BORDER = 2  # pixels of the grid's border that show the background
 NOISE_FLOOR = 12.0  # background-removed values below max(this, 4 noise sigmas) are background (0–255 scale)
 SHARPEN = 1.0  # unsharp mask on the 28×28 result: Gaussian sigma (pixels), at 100 %

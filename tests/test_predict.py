@@ -480,3 +480,15 @@ def test_a_closed_stdout_is_one_line_unless_there_is_an_output_file(
     assert "stdout is closed, so the rows have nowhere to go; pass --output FILE." in capsys.readouterr().err
     assert predict(model_path, tmp_path / "a.npy", "--output", tmp_path / "o.csv") == 0
     assert len(rows(tmp_path / "o.csv")) == 2
+
+
+def test_a_reader_that_stops_reading_stops_predict_quietly(tmp_path, model_path):
+    """``predict.py ... | head -2``: once the pipe closes, predict.py stops as Unix tools do, with no message
+    and no traceback, exit 141 (128 + SIGPIPE); the reader got whole rows."""
+    np.save(tmp_path / "many.npy", np.zeros((100_000, 28, 28), np.uint8))
+    script = ROOT / "scripts" / "predict.py"
+    shell = f"'{sys.executable}' '{script}' --model '{model_path}' '{tmp_path / 'many.npy'}' | head -2"
+    done = subprocess.run(["bash", "-c", f"{shell}; echo rc=${{PIPESTATUS[0]}} >&2"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.stdout.splitlines()[0].startswith("source,label") and len(done.stdout.splitlines()) == 2
+    assert done.stderr.strip() == "rc=141", done.stderr

@@ -14,12 +14,14 @@ from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError, command
 from pixelsense.signals import if_stopped
 
+STOPPED_BY_READER = 141  # 128 + SIGPIPE: the exit a shell reports for a tool whose pipe's reader stopped
 MAX_BATCH = 65_536  # images per onnxruntime call: 51 MB of pixels; larger only costs memory
 
 
 @command("predict.py", writes="--output")
 def predict_main(argv: list[str] | None = None) -> int:
-    """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped."""
+    """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped, 141
+    stdout's reader stopped reading (a pipe closed early)."""
     from pixelsense.decoding import cores
     from pixelsense.photo import POLARITIES
     from pixelsense.predict import PROVIDERS, run
@@ -58,7 +60,11 @@ def predict_main(argv: list[str] | None = None) -> int:
         raise PixelsenseError("stdout is closed, so the rows have nowhere to go; pass --output FILE.")
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
     if_stopped(written)
-    return run(args)
+    try:
+        return run(args)
+    except BrokenPipeError:  # the reader of a pipe stopped (| head): stop too, quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for Python's last flush
+        return STOPPED_BY_READER
 
 
 def predict_quietly(argv: list[str]) -> None:

@@ -482,6 +482,13 @@ def test_a_closed_stdout_is_one_line_unless_there_is_an_output_file(
     assert len(rows(tmp_path / "o.csv")) == 2
 
 
+def test_output_dash_is_stdout(tmp_path, model_path, capsys, monkeypatch):
+    np.save(tmp_path / "a.npy", np.zeros((2, 28, 28), np.uint8))
+    monkeypatch.chdir(tmp_path)
+    assert predict(model_path, tmp_path / "a.npy", "--output", "-") == 0
+    assert capsys.readouterr().out.count("\n") == 3 and not (tmp_path / "-").exists()  # header and 2 rows
+
+
 def test_a_reader_that_stops_reading_stops_predict_quietly(tmp_path, model_path):
     """``predict.py ... | head -2``: once the pipe closes, predict.py stops as Unix tools do, with no message
     and no traceback, exit 141 (128 + SIGPIPE); the reader got whole rows."""

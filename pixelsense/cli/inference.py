@@ -35,7 +35,7 @@ def predict_main(argv: list[str] | None = None) -> int:
                         help="images per onnxruntime call (default: 256; the workers predict image files "
                         "32 at a time)")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    parser.add_argument("--output", help="write here (whole or not at all) instead of stdout")
+    parser.add_argument("--output", help="write here (whole or not at all) instead of stdout ('-': stdout)")
     parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
                         help="also give the K best classes, 1 to 10 (default: 1)")  # fmt: skip
     parser.add_argument("--labels", help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy")
@@ -51,6 +51,7 @@ def predict_main(argv: list[str] | None = None) -> int:
                         "worker uses one)")  # fmt: skip
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
+    args.output = None if args.output == "-" else args.output  # the usual name for stdout
     for option, value in (("--threads", args.threads), ("--workers", args.workers)):
         if value and value > cores():  # every one would be started, to share the same cores
             raise PixelsenseError(f"{option} must be at most {cores()}, the cores of this machine.")

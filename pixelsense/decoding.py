@@ -23,8 +23,8 @@ from pixelsense.paths import Failure, kind_of
 TASK = 32  # images per task a worker takes: large enough to pay for the pickling, small enough to share
 AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
 WATCH = 0.5  # seconds between a worker's checks that its main process is alive
-DIED = ("a decoding worker died while this file or one near it was read (out of memory, or a crash in the "
-        "image decoder); try it alone with --workers 1")  # fmt: skip
+DIED = ("a decoding worker died while this file or one near it was read or predicted (out of memory, or a "
+        "crash in the image decoder or onnxruntime); try it alone with --workers 1")  # fmt: skip
 
 
 def cores() -> int:
@@ -58,15 +58,16 @@ class Decoder:
         re-run the calling script, and a fork copies no thread of another library's."""
         if self.workers <= 1 or sum(_is_image(item) for item in items) <= TASK or self._pool is not None:
             return
-        # What a worker needs is imported once here, not again in each (a tenth of a second of a core each);
-        # onnxruntime without a session has no thread pool yet.
+        # What a worker needs is imported once here, not again in each (a tenth of a second of a core each).
+        # onnxruntime is only imported (one idle thread of its own, no session, no thread pool): the workers
+        # open their sessions after the fork, as onnxruntime requires.
         import PIL.Image  # noqa: F401
 
         if self.model:
             import onnxruntime  # noqa: F401
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_worker_start, initargs=(self.model,)
+            self.workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), self.model)
         )
         self._pool.submit(int)  # with fork, every worker is forked now, in this call
         first = list(itertools.takewhile(_is_image, itertools.dropwhile(lambda i: not _is_image(i), items)))
@@ -136,13 +137,14 @@ def _task(paths: list[str], invert: str, model: str | None) -> list[Chunk | Fail
     return engine.predict_in_worker(items, model) if model else items
 
 
-def _worker_start(model: str | None) -> None:
+def _worker_start(parent: int, model: str | None) -> None:
     """Ctrl-C and SIGTERM are for the main process, which stops the pool: a worker says nothing. A worker
-    whose main process is gone (killed: it could not stop the pool) ends within WATCH seconds. Its
-    onnxruntime session opens now, while the main process opens its own."""
+    whose main process ``parent`` is gone (killed: it could not stop the pool), even before this worker
+    started, ends within WATCH seconds. Its onnxruntime session opens now, while the main process opens
+    its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     if model:
         engine.predict_in_worker([], model)
 

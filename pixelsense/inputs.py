@@ -117,7 +117,7 @@ def _decode(path: Path, invert: str):
                 if im.width * im.height > MAX_PIXELS:
                     raise _Bad(_too_large(f"{im.width}×{im.height} = {im.width * im.height:,}"))
                 im.seek(0)  # first frame of an animation
-                if im.format == "JPEG":  # decoded smaller (DCT scaling) when the conversion needs no more
+                if im.format in ("JPEG", "MPO"):  # decoded smaller (DCT scaling), as the conversion needs
                     im.draft("L", photo.decode_size(im.size))
                 im.load()
                 if im.format not in PLAIN or "exif" in im.info or "xmp" in im.info:  # rotation, as phones say

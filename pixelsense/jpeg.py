@@ -31,7 +31,8 @@ def decode(path: Path, max_pixels: int):
         with open(path, "rb") as f:
             if f.read(2) != bytes((0xFF, SOI)):
                 return None
-            data = bytes((0xFF, SOI)) + f.read()
+            f.seek(0)
+            data = f.read()  # one copy of the file in memory
         height, width, space, _ = simplejpeg.decode_jpeg_header(data)
         if space not in SPACES or width * height > max_pixels or _has_metadata(data):
             return None

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         session, classes = open_model(args.model, args.provider, args.threads, spin=not decode.pooled)
         labels = load_labels(args.labels) if args.labels else None
         images = count(items) if sys.stderr.isatty() or isinstance(labels, list) else None
-        if isinstance(labels, list) and len(labels) != images:  # said now, not after the whole run
+        if isinstance(labels, list) and len(labels) > images:  # more than can be predicted: said now
             raise LabelError(_not_these(args.labels, len(labels), images))
         total = images if sys.stderr.isatty() else None  # a progress bar only where someone watches
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
@@ -165,9 +165,9 @@ def _not_these(path: str, labels: int, images: int) -> str:
     def many(n: int, what: str) -> str:
         return f"{n:,} {what}{'' if n == 1 else 's'}"
 
-    return (f"--labels {path} holds {many(labels, 'label')}, but the inputs hold {many(images, 'image')}, "
-            "and IDX or .npy labels follow the output order, one per image; pass the labels of these inputs, "
-            "or a CSV of file,label.")  # fmt: skip
+    return (f"--labels {path} holds {many(labels, 'label')}, but the inputs hold at most "
+            f"{many(images, 'image')}, and IDX or .npy labels follow the output order, one per image; pass "
+            "the labels of these inputs, or a CSV of file,label.")  # fmt: skip
 
 
 def _nothing(items: list[Failure]) -> str:

@@ -247,7 +247,7 @@ ROWS: list[Bad] = [
     bad("labels-fifo", (GOOD, "--labels", "{tmp}/l.csv", *OUT), 2, r"l\.csv: is not a regular file",
         lambda t: os.mkfifo(t / "l.csv")),
     bad("labels-npy-of-another-length", (GOOD, "--labels", "{tmp}/l.npy", *OUT), 2,
-        r"l\.npy holds 3 labels, but the inputs hold 1 image, ", write("l.npy", np.array([0, 1, 2]))),
+        r"l\.npy holds 3 labels, but the inputs hold at most 1 image, ", write("l.npy", np.array([0, 1, 2]))),
     # Models that are not pixelsense exports, or break after loading.
     bad("model-missing", (GOOD, "--model", "{tmp}/none.onnx", *OUT), 2, r"none\.onnx does not exist"),
     bad("model-of-garbage", (GOOD, "--model", "{tmp}/g.onnx", *OUT), 2, r"cannot be loaded as an ONNX",

@@ -79,6 +79,9 @@ def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):
     plain += [tmp_path / f"{side}.jpg" for side in (20, 100, 150, 300)]  # each DCT scale, and none
     for side in (20, 100, 150, 300):
         Image.fromarray(255 - garment(side)).resize((side, side)).save(tmp_path / f"{side}.jpg")
+    first = Image.open(plain[0]).convert("RGB")  # an MPO without EXIF (Pillow writes such): its first picture
+    first.save(tmp_path / "two.jpg", format="MPO", save_all=True, append_images=[first.rotate(90)])
+    plain.append(tmp_path / "two.jpg")
     assert all(jpeg.decode(path, MAX_PIXELS) is not None for path in plain)
     Image.open(plain[0]).convert("CMYK").save(tmp_path / "cmyk.jpg")
     exif = Image.Exif()
@@ -89,9 +92,10 @@ def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):
         as_photo(tmp_path, garment(0), "product-png")
     ]
     assert all(jpeg.decode(path, MAX_PIXELS) is None for path in others)
-    fast = [load_image(path) for path in plain + others[:2]]
+    assert all(load_image(path)[0].any() for path in others[:2])  # Pillow reads the CMYK and EXIF ones
+    fast = [load_image(path) for path in plain]
     monkeypatch.setattr(jpeg, "simplejpeg", None)  # an install without it: Pillow decodes every JPEG
-    slow = [load_image(path) for path in plain + others[:2]]
+    slow = [load_image(path) for path in plain]
     for (image, polarity), (pillow, its) in zip(fast, slow, strict=True):
         assert np.array_equal(image, pillow) and polarity == its
 
@@ -156,7 +160,15 @@ def failing_in_workers(monkeypatch) -> None:
 
 
 @pytest.mark.skipif(cores() < 2, reason="needs 2 cores to run 2 workers")
-@pytest.mark.parametrize("workers_predict", [True, False])
+@pytest.mark.parametrize(
+    "workers_predict",
+    [
+        True,
+        pytest.param(
+            False, marks=pytest.mark.skipif(sys.platform != "linux", reason="reaches workers by fork")
+        ),
+    ],
+)
 def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkeypatch, workers_predict):
     """Photos between two arrays: the same rows in the order given, whether the workers predict what they
     decode or, their onnxruntime failing, leave it to the main process."""
@@ -267,15 +279,38 @@ def test_workers_end_when_their_main_process_is_killed(tmp_path):
     workers = workers_of(process)
     process.kill()  # SIGKILL: the main process cannot stop the pool itself
     process.wait()
+    assert all_end(workers)
 
-    def running(pid: int) -> bool:
-        status = Path(f"/proc/{pid}/status")
-        try:
-            return "\nState:\tZ" not in status.read_text()  # a zombie has ended; it waits to be reaped
-        except FileNotFoundError:
-            return False
 
-    deadline = time.monotonic() + 10
-    while any(map(running, workers)) and time.monotonic() < deadline:
+def running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" not in status.read_text()  # a zombie has ended; it waits to be reaped
+    except FileNotFoundError:
+        return False
+
+
+def all_end(pids: list[int], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(map(running, pids)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(map(running, workers))
+    return not any(map(running, pids))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
+def test_a_worker_whose_main_process_died_before_it_started_ends(tmp_path):
+    """The main process gone the moment its first worker is forked (before the worker could note who its
+    parent is): the worker still ends, it does not wait on the pool forever."""
+    folder = mixed_folder(tmp_path / "photos")
+    script = f"""
+import os
+from pathlib import Path
+from pixelsense.decoding import Decoder
+from pixelsense.paths import expand
+os.register_at_fork(after_in_child=lambda: Path({str(tmp_path)!r}, str(os.getpid())).touch(),
+                    after_in_parent=lambda: os._exit(0))
+Decoder("auto", 2, {str(MODEL)!r}).start(expand([{str(folder)!r}]))
+"""
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=60, check=True)
+    workers = [int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()]
+    assert workers and all_end(workers, 5)

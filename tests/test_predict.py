@@ -271,11 +271,22 @@ def test_a_model_with_a_frozen_batch_is_refused(tmp_path, capsys):
 def test_labels_that_do_not_fit_are_said_so(tmp_path, model_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), np.uint8))
     np.save(tmp_path / "short.npy", np.array([1, 2]))
-    out = tmp_path / "out.csv"
-    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "short.npy", "--output", out) == 2
+    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "short.npy") == 0
     captured = capsys.readouterr()
-    assert "short.npy holds 2 labels, but the inputs hold 4 images" in captured.err  # said before predicting
+    assert "not computed: 2 labels for 4 predictions" in captured.err and "accuracy:" not in captured.out
+    out = tmp_path / "out.csv"  # more labels than the inputs can give: said before anything runs
+    np.save(tmp_path / "long.npy", np.arange(6) % 10)
+    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "long.npy", "--output", out) == 2
+    captured = capsys.readouterr()
+    assert "long.npy holds 6 labels, but the inputs hold at most 4 images" in captured.err
     assert not out.exists() and "Traceback" not in captured.err
+    np.save(tmp_path / "flat.npy", np.zeros((3, 784), np.uint8))  # declares 3 images, but fails: 4 predicted
+    np.save(tmp_path / "four.npy", np.arange(4))
+    assert (
+        predict(model_path, tmp_path / "x.npy", tmp_path / "flat.npy", "--labels", tmp_path / "four.npy") == 1
+    )
+    err = capsys.readouterr().err  # the table went to stdout, so the report goes to stderr
+    assert "(4 labelled images)" in err and "not computed" not in err and "flat.npy" in err
     cut = tmp_path / "cut-idx3-ubyte"  # its header says 4 images, it holds 3: found only when read
     cut.write_bytes(struct.pack(">IIII", 0x803, 4, 28, 28) + bytes(3 * 784))
     np.save(tmp_path / "eight.npy", np.arange(8))

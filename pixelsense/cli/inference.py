@@ -22,7 +22,7 @@ MAX_BATCH = 65_536  # images per onnxruntime call: 51 MB of pixels; larger only 
 def predict_main(argv: list[str] | None = None) -> int:
     """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped, 141
     stdout's reader stopped reading (a pipe closed early)."""
-    from pixelsense.decoding import cores
+    from pixelsense.decoding import TASK, cores
     from pixelsense.photo import POLARITIES
     from pixelsense.predict import PROVIDERS, run
 
@@ -33,7 +33,7 @@ def predict_main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="images per onnxruntime call (default: 256; the workers predict image files "
-                        "32 at a time)")  # fmt: skip
+                        f"{TASK} at a time)")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     parser.add_argument("--output", help="write here (whole or not at all) instead of stdout ('-': stdout)")
     parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
@@ -64,7 +64,9 @@ def predict_main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except BrokenPipeError:  # the reader of a pipe stopped (| head): stop too, quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for Python's last flush
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())  # for Python's last flush
+        os.close(null)
         return STOPPED_BY_READER
 
 

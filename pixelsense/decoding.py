@@ -3,7 +3,6 @@ out as they would from one process (the same function does the work), whatever t
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 import signal
@@ -56,7 +55,8 @@ class Decoder:
         worth one, and send it the first of them. Call it before this process starts threads (onnxruntime,
         the progress bar): the workers are forked from it, so they need no start-up of their own and never
         re-run the calling script, and a fork copies no thread of another library's."""
-        if self.workers <= 1 or sum(_is_image(item) for item in items) <= TASK or self._pool is not None:
+        image = [_is_image(item) for item in items]
+        if self.workers <= 1 or sum(image) <= TASK or self._pool is not None:
             return
         # What a worker needs is imported once here, not again in each (a tenth of a second of a core each).
         # onnxruntime is only imported (one idle thread of its own, no session, no thread pool): the workers
@@ -70,9 +70,10 @@ class Decoder:
             self.workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), self.model)
         )
         self._pool.submit(int)  # with fork, every worker is forked now, in this call
-        first = list(itertools.takewhile(_is_image, itertools.dropwhile(lambda i: not _is_image(i), items)))
-        if len(first) > TASK:  # the run of files ``__call__`` gets first: its first tasks go now
-            for task in _tasks([str(path) for path in first])[: self.workers * AHEAD]:
+        begin = image.index(True)  # the run of image files ``__call__`` gets first: its first tasks go now
+        end = next((i for i in range(begin, len(image)) if not image[i]), len(image))
+        if end - begin > TASK:
+            for task in _tasks([str(path) for path in items[begin:end]])[: self.workers * AHEAD]:
                 self._ahead.append((task, self._pool.submit(_task, task, self.invert, self.model)))
 
     def __exit__(self, *exc) -> None:
@@ -146,7 +147,7 @@ def _worker_start(parent: int, model: str | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     if model:
-        engine.predict_in_worker([], model)
+        engine.worker_session(model)
 
 
 def _watch(parent: int) -> None:

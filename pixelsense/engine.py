@@ -23,23 +23,27 @@ def session(path: str, provider: str, threads: int | None, spin: bool):
     return ort.InferenceSession(path, options, providers=[PROVIDERS[provider]])
 
 
-def predict_in_worker(items: list[Chunk | Failure], model: str) -> list[Chunk | Failure]:
-    """The worker's Chunks with their probabilities, from a CPU session of its own on one thread (the
-    workers share the cores). Where that fails, the Chunks go back without them: the main process predicts
-    them, and says what is wrong if it fails too (the model passed its trial batch there)."""
+def worker_session(model: str):
+    """A decoding worker's CPU session for ``model``, on one thread (the workers share the cores), opened on
+    first use; None where it cannot be opened (then not tried again for every task)."""
     if model not in _SESSIONS:
         try:
             _SESSIONS[model] = session(model, "cpu", threads=1, spin=False)
-        except Exception:  # onnxruntime's errors share no base class; not tried again for every task
+        except Exception:  # onnxruntime's errors share no base class
             _SESSIONS[model] = None
-    if _SESSIONS[model] is None:
+    return _SESSIONS[model]
+
+
+def predict_in_worker(items: list[Chunk | Failure], model: str) -> list[Chunk | Failure]:
+    """The worker's Chunks with their probabilities. Where onnxruntime fails, the Chunks go back without
+    them: the main process predicts them, and says what is wrong if it fails too (the model passed its
+    trial batch there)."""
+    if (predictor := worker_session(model)) is None:
         return items
     chunks = [item for item in items if isinstance(item, Chunk)]
     try:
         for chunk in chunks:
-            (chunk.probabilities,) = _SESSIONS[model].run(
-                ["probabilities"], {"images": chunk.images[:, None]}
-            )
+            (chunk.probabilities,) = predictor.run(["probabilities"], {"images": chunk.images[:, None]})
     except Exception:
         for chunk in chunks:
             chunk.probabilities = None

@@ -16,14 +16,15 @@ except ImportError:  # an install without it decodes every JPEG with Pillow: slo
 from pixelsense import photo
 
 SPACES = ("Gray", "YCbCr")  # colour spaces whose gray is their luma; Pillow converts CMYK and YCCK ones
+SUFFIXES = (".jpg", ".jpeg")  # the names tried here (a JPEG named otherwise goes to Pillow: same pixels)
 SOI, SOS, APP1 = 0xD8, 0xDA, 0xE1  # JPEG markers: start of image, start of scan, EXIF or XMP
 
 
 def decode(path: Path, max_pixels: int):
     """The JPEG at ``path`` as a Pillow "L" image (``photo.shrink``-ed), or None where Pillow must decode it:
-    not a JPEG, EXIF or XMP (an orientation may be there), another colour space, over ``max_pixels``
-    (refused by the caller), or anything libjpeg-turbo finds wrong."""
-    if simplejpeg is None:
+    not named or not made as a JPEG, EXIF or XMP (an orientation may be there), another colour space, over
+    ``max_pixels`` (refused by the caller), or anything libjpeg-turbo finds wrong."""
+    if simplejpeg is None or not str(path).lower().endswith(SUFFIXES):  # other formats: no file opened twice
         return None
     from PIL import Image
 

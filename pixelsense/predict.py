@@ -21,7 +21,6 @@ from tqdm import tqdm
 from pixelsense import engine
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
 from pixelsense.decoding import Decoder
-from pixelsense.engine import PROVIDERS
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
@@ -54,7 +53,7 @@ def open_model(path: str, provider: str, threads: int | None, spin: bool = True)
 
     if problem := not_regular(Path(path)):  # onnxruntime would wait forever on a FIFO
         raise ModelError(f"{path} {problem}; pass a .onnx file exported by scripts/export.py.")
-    if PROVIDERS[provider] not in ort.get_available_providers():
+    if engine.PROVIDERS[provider] not in ort.get_available_providers():
         raise ModelError(f"the {provider} provider is not available in this onnxruntime "
                          f"({', '.join(ort.get_available_providers())}); use --provider cpu or install "
                          "onnxruntime-gpu.")  # fmt: skip
@@ -62,7 +61,7 @@ def open_model(path: str, provider: str, threads: int | None, spin: bool = True)
         session = engine.session(path, provider, threads, spin)
     except Exception as err:  # onnxruntime reports missing and broken files alike
         raise ModelError(f"{path} cannot be loaded as an ONNX model ({first_line(err)}).") from None
-    if session.get_providers()[0] != PROVIDERS[provider]:  # onnxruntime falls back silently otherwise
+    if session.get_providers()[0] != engine.PROVIDERS[provider]:  # onnxruntime falls back silently otherwise
         raise ModelError(f"the {provider} provider failed to start; use --provider cpu.")
     inputs, outputs = session.get_inputs(), [o.name for o in session.get_outputs()]
     shape = list(inputs[0].shape) if inputs else []

@@ -23,8 +23,9 @@ def predict_main(argv: list[str] | None = None) -> int:
     """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped, 141
     stdout's reader stopped reading (a pipe closed early)."""
     from pixelsense.decoding import TASK, cores
+    from pixelsense.engine import PROVIDERS
     from pixelsense.photo import POLARITIES
-    from pixelsense.predict import PROVIDERS, run
+    from pixelsense.predict import run
 
     parser = argparse.ArgumentParser(
         prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."

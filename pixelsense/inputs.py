@@ -74,7 +74,7 @@ def read_images(paths: list[str], invert: str) -> list[Chunk | Failure]:
     grays, reasons = [], {}
     for path in paths:
         try:
-            grays.append(_decode(Path(path), invert))
+            grays.append(_decode(path, invert))
         except _Bad as bad:
             reasons[path] = str(bad)
     images, polarities = photo.to_dataset_form(grays, invert)
@@ -101,10 +101,10 @@ def load_image(path: Path, invert: str = "auto") -> tuple[np.ndarray, str]:
     return images[0], polarities[0]
 
 
-def _decode(path: Path, invert: str):
-    """The image as a Pillow "L" image no larger than the conversion needs (``photo.shrink``; JPEGs decoded
-    at that scale, by libjpeg-turbo where they are plain); an image over MAX_PIXELS is refused from its
-    header, before any pixel is decoded."""
+def _decode(path: str | Path, invert: str) -> np.ndarray:
+    """The image as uint8 grayscale [height, width], no larger than the conversion needs (``photo.shrink``;
+    JPEGs decoded at that scale, by libjpeg-turbo where they are plain); an image over MAX_PIXELS is refused
+    from its header, before any pixel is decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if (gray := jpeg.decode(path, MAX_PIXELS)) is not None:
@@ -122,7 +122,7 @@ def _decode(path: Path, invert: str):
                 im.load()
                 if im.format not in PLAIN or "exif" in im.info or "xmp" in im.info:  # rotation, as phones say
                     im = ImageOps.exif_transpose(im)  # (what it reads costs more than a small JPEG's pixels)
-                gray = photo.shrink(_gray(im, background))  # what a worker keeps: never a large image
+                gray = np.asarray(photo.shrink(_gray(im, background)))  # a worker keeps no large image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         pixels = int(re.findall(r"\d+", str(err))[0])  # Pillow says "Image size (N pixels) exceeds ..."
         raise _Bad(_too_large(f"{pixels:,}")) from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 try:
     import simplejpeg
 except ImportError:  # an install without it decodes every JPEG with Pillow: slower, the same pixels
@@ -20,14 +22,12 @@ SUFFIXES = (".jpg", ".jpeg")  # the names tried here (a JPEG named otherwise goe
 SOI, SOS, APP1 = 0xD8, 0xDA, 0xE1  # JPEG markers: start of image, start of scan, EXIF or XMP
 
 
-def decode(path: Path, max_pixels: int):
-    """The JPEG at ``path`` as a Pillow "L" image (``photo.shrink``-ed), or None where Pillow must decode it:
-    not named or not made as a JPEG, EXIF or XMP (an orientation may be there), another colour space, over
-    ``max_pixels`` (refused by the caller), or anything libjpeg-turbo finds wrong."""
+def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
+    """The JPEG at ``path`` as uint8 grayscale [height, width] (``photo.shrink``-ed), or None where Pillow
+    must decode it: not named or not made as a JPEG, EXIF or XMP (an orientation may be there), another
+    colour space, over ``max_pixels`` (refused by the caller), or anything libjpeg-turbo finds wrong."""
     if simplejpeg is None or not str(path).lower().endswith(SUFFIXES):  # other formats: no file opened twice
         return None
-    from PIL import Image
-
     try:
         with open(path, "rb") as f:
             if f.read(2) != bytes((0xFF, SOI)):
@@ -41,7 +41,7 @@ def decode(path: Path, max_pixels: int):
         pixels = simplejpeg.decode_jpeg(data, "GRAY", min_height=least_height, min_width=least_width)
     except (OSError, ValueError):
         return None
-    return photo.shrink(Image.fromarray(pixels[:, :, 0]))
+    return photo.shrink_array(pixels[:, :, 0])
 
 
 def _draft_size(size: tuple[int, int]) -> tuple[int, int]:

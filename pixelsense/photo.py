@@ -37,18 +37,27 @@ def shrink(gray):
     return gray.reduce(max(gray.size) // DECODE) if max(gray.size) >= 2 * DECODE else gray
 
 
-def to_dataset_form(grays: list, invert: str = "auto") -> tuple[np.ndarray, list[str]]:
-    """Pillow "L" images → (uint8 [n, 28, 28] light garments on black, the polarity used for each)."""
+def shrink_array(pixels: np.ndarray) -> np.ndarray:
+    """``shrink`` for uint8 grayscale [height, width] (Pillow's reduce, so the same pixels)."""
+    if max(pixels.shape) < 2 * DECODE:
+        return pixels
+    from PIL import Image
+
+    return np.asarray(shrink(Image.fromarray(pixels)))
+
+
+def to_dataset_form(grays: list[np.ndarray], invert: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """uint8 grayscale pictures [height, width] → (uint8 [n, 28, 28] light garments on black, the polarity
+    used for each)."""
     out = np.zeros((len(grays), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     used = [LIGHT_ON_DARK] * len(grays)
     photos = []
-    for index, gray in enumerate(grays):
-        if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
+    for index, pixels in enumerate(grays):
+        if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE):
             photos.append(index)
             continue
-        pixels = np.asarray(gray, dtype=np.uint8)  # dataset form: exactly as given, or its negative
         used[index] = _polarity(pixels[_ring(IMAGE_SIZE)[:2]][None], invert)[0]
-        out[index] = 255 - pixels if used[index] == DARK_ON_LIGHT else pixels
+        out[index] = 255 - pixels if used[index] == DARK_ON_LIGHT else pixels  # dataset form: as given
     if photos:
         out[photos], dark = _photos([grays[i] for i in photos], invert)
         for index, flag in zip(photos, dark.tolist(), strict=True):
@@ -61,7 +70,7 @@ def _photos(grays: list, invert: str) -> tuple[np.ndarray, np.ndarray]:
     batch, sizes = _stack(grays)
     dark, plane, floor, boxes = _analyse(_grid(batch, sizes), invert)
     canvas, xs, ys, inside = _cut(batch, sizes, boxes)
-    light = np.where(dark[:, None, None], 255.0 - canvas, canvas)
+    light = _negated(canvas, dark)
     background = plane[:, 0, None, None] + plane[:, 1, None, None] * xs[:, None, :]
     background = background + plane[:, 2, None, None] * ys[:, :, None]
     garment = (light - background) * (255.0 / np.maximum(255.0 - background, 32.0))  # white stays white
@@ -69,17 +78,15 @@ def _photos(grays: list, invert: str) -> tuple[np.ndarray, np.ndarray]:
     return _sharpen(garment.round().clip(0, 255)), dark
 
 
-def _stack(grays: list) -> tuple[np.ndarray, np.ndarray]:
+def _stack(grays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The photos (``shrink``-ed, if they are not yet) as one zero-padded uint8 array [n, side, side], and
     their sizes [n, 2] (width, height)."""
-    from PIL import Image
-
-    small = [shrink(gray) for gray in grays]
-    side = max(max(g.size) for g in small)
-    sheet = Image.new("L", (side, side * len(small)))  # one copy into numpy for the whole batch
-    for index, gray in enumerate(small):
-        sheet.paste(gray, (0, index * side))
-    return np.asarray(sheet).reshape(len(small), side, side), np.array([g.size for g in small])
+    small = [shrink_array(pixels) for pixels in grays]
+    side = max(max(pixels.shape) for pixels in small)
+    batch = np.zeros((len(small), side, side), np.uint8)
+    for index, pixels in enumerate(small):
+        batch[index, : pixels.shape[0], : pixels.shape[1]] = pixels
+    return batch, np.array([pixels.shape[::-1] for pixels in small])
 
 
 def _grid(batch: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -87,8 +94,8 @@ def _grid(batch: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     n, side = len(batch), batch.shape[1]
     centres = (np.arange(GRID) + 0.5) / GRID
     cols, rows = (np.floor(centres * sizes[:, k, None]).astype(np.intp) for k in (0, 1))
-    flat = (np.arange(n)[:, None, None] * side + rows[:, :, None]) * side + cols[:, None, :]
-    return batch.reshape(-1)[flat]
+    starts = (np.arange(n)[:, None] * side + rows) * side  # where each sampled row starts in the batch
+    return batch.reshape(-1)[starts[:, :, None] + cols[:, None, :]]
 
 
 def _analyse(grid: np.ndarray, invert: str) -> tuple[np.ndarray, ...]:
@@ -97,14 +104,14 @@ def _analyse(grid: np.ndarray, invert: str) -> tuple[np.ndarray, ...]:
     rows, cols, design = _ring(GRID)
     border = grid[:, rows, cols].astype(np.float32)
     dark = _polarity(border, invert) == DARK_ON_LIGHT
-    plane, floor = _background(np.where(dark[:, None], 255 - border, border), design)
+    plane, floor = _background(_negated(border, dark), design)
     # light - background >= floor · (255 - background) / 255 is a compare against another plane
     threshold = (plane * (1.0 - floor / 255.0)[:, None]).astype(np.float32)
     threshold[:, 0] += floor
     centres = ((np.arange(GRID) + 0.5) / GRID).astype(np.float32)
     surface = threshold[:, 0, None, None] + threshold[:, 1, None, None] * centres
     surface = surface + threshold[:, 2, None, None] * centres[:, None]
-    light = np.where(dark[:, None, None], 255 - grid, grid)  # uint8: the cheapest copy to invert
+    light = grid ^ (dark * np.uint8(255))[:, None, None]  # 255 - v, as bits: the cheapest uint8 negation
     return dark, plane, floor, _boxes(light >= surface)
 
 
@@ -161,6 +168,13 @@ def _polarity(border: np.ndarray, invert: str) -> np.ndarray:
     return np.where(light, DARK_ON_LIGHT, LIGHT_ON_DARK)
 
 
+def _negated(values: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """Float ``values`` [n, ...] as 255 − value where ``dark`` [n] is true: the same floats as ``255 - v``,
+    without np.where's slow broadcast."""
+    flip = dark.reshape((-1,) + (1,) * (values.ndim - 1))
+    return values * (1 - 2 * flip).astype(values.dtype) + (255 * flip).astype(values.dtype)
+
+
 @functools.lru_cache(maxsize=4)
 def _ring(side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows and columns of a square picture's BORDER-pixel ring, and the design matrix [1, x, y] [3, k]
@@ -180,8 +194,9 @@ def _background(values: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.
     middle, sigma = _spread(values)
     keep = np.abs(values - middle[:, None]) <= np.maximum(3.0 * sigma, 8.0)[:, None]
     weights = keep / 1.0
-    gram = np.einsum("nk,ik,jk->nij", weights, design, design) + 1e-6 * np.eye(3)
-    plane = np.linalg.solve(gram, np.einsum("nk,ik,nk->ni", weights, design, values)[..., None])[..., 0]
+    products = (design[:, None] * design[None]).reshape(9, -1)  # [9, k]: design[i] · design[j]
+    gram = (weights @ products.T).reshape(-1, 3, 3) + 1e-6 * np.eye(3)
+    plane = np.linalg.solve(gram, ((weights * values) @ design.T)[..., None])[..., 0]
     noise = _spread(values - plane @ design)[1]
     centre = plane[:, 0] + 0.5 * (plane[:, 1] + plane[:, 2])  # the background's level in the middle
     return plane, np.maximum(NOISE_FLOOR, 4.0 * noise * 255.0 / np.maximum(255.0 - centre, 32.0))

@@ -105,10 +105,10 @@ def _decode(path: str | Path, invert: str) -> np.ndarray:
     """The image as uint8 grayscale [height, width], no larger than the conversion needs (``photo.shrink``;
     JPEGs decoded at that scale, by libjpeg-turbo where they are plain); an image over MAX_PIXELS is refused
     from its header, before any pixel is decoded."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if (gray := jpeg.decode(path, MAX_PIXELS)) is not None:
         return gray
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo
     try:
         with warnings.catch_warnings():

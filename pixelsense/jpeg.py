@@ -6,6 +6,7 @@ also says what is wrong with a broken one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from pixelsense import photo
 SPACES = ("Gray", "YCbCr")  # colour spaces whose gray is their luma; Pillow converts CMYK and YCCK ones
 SUFFIXES = (".jpg", ".jpeg")  # the names tried here (a JPEG named otherwise goes to Pillow: same pixels)
 SOI, SOS, APP1 = 0xD8, 0xDA, 0xE1  # JPEG markers: start of image, start of scan, EXIF or XMP
+READ = 1 << 16  # bytes read at once: a small photo in one system call
 
 
 def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
@@ -29,11 +31,8 @@ def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
     if simplejpeg is None or not str(path).lower().endswith(SUFFIXES):  # other formats: no file opened twice
         return None
     try:
-        with open(path, "rb") as f:
-            if f.read(2) != bytes((0xFF, SOI)):
-                return None
-            f.seek(0)
-            data = f.read()  # one copy of the file in memory
+        if (data := _read(path)) is None:
+            return None
         height, width, space, _ = simplejpeg.decode_jpeg_header(data)
         if space not in SPACES or width * height > max_pixels or _has_metadata(data):
             return None
@@ -42,6 +41,24 @@ def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
     except (OSError, ValueError):
         return None
     return photo.shrink_array(pixels[:, :, 0])
+
+
+def _read(path: str | Path) -> bytes | None:
+    """The file's bytes, or None (having read no more than its first READ bytes) where it does not start as
+    a JPEG. Plain system calls: a Python file object costs more than a small JPEG's read."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, READ)
+        if data[:2] != bytes((0xFF, SOI)):
+            return None
+        if len(data) == READ:  # a larger file: the rest, to its end
+            parts = [data]
+            while more := os.read(fd, 16 * READ):
+                parts.append(more)
+            data = b"".join(parts)
+    finally:
+        os.close(fd)
+    return data  # a read cut short is found by libjpeg-turbo (strict), and the file goes to Pillow
 
 
 def _draft_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -140,4 +140,5 @@ def kind_of(path: Path) -> str:
         return "npy"
     if "idx3" in name or name.endswith((".idx", ".idx.gz")):
         return "idx"
-    return "image" if path.suffix.lower() in IMAGE_SUFFIXES else ""
+    dot = name.rfind(".")  # the suffix as Path.suffix has it (".png" is a name, not a suffix)
+    return "image" if 0 < dot < len(name) - 1 and name[dot:] in IMAGE_SUFFIXES else ""

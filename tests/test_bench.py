@@ -47,7 +47,7 @@ def test_inference_bench_keeps_its_speedup_line(capsys):
 
 
 def test_predict_bench_times_a_folder_and_arrays_for_each_model(fake_data, capsys):
-    argv = ["predict", "--photos", "40", "--arrays", "300", "--rounds", "1", "--workers", str(min(2, cores())),
+    argv = ["predict", "--photos", "100", "--arrays", "300", "--rounds", "1", "--workers", str(min(2, cores())),
             "--data-dir", str(fake_data), "--no-download"]  # fmt: skip
     assert bench_main(argv) == 0
     out = lines(capsys)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from pixelsense import engine, jpeg, predict
 from pixelsense.cli import predict_main
-from pixelsense.decoding import Decoder, cores
+from pixelsense.decoding import AHEAD, TASK, Decoder, cores
 from pixelsense.inputs import MAX_PIXELS, load_image, read_all
 from pixelsense.paths import expand
 from pixelsense.photosets import STYLES, encode, photo
@@ -207,7 +207,7 @@ def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkey
     ) == workers_predict  # with workers predicting, the main process runs the arrays only
 
 
-def big_folder(folder: Path, count: int = 40) -> Path:
+def big_folder(folder: Path, count: int = TASK + 8) -> Path:
     """``count`` copies of a slow image (a 49-megapixel PNG: a fraction of a second to decode each; copies,
     since predict.py reads a file under several names once)."""
     folder.mkdir()
@@ -258,8 +258,10 @@ def test_a_stop_ends_the_pool_at_once(tmp_path, how):
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
 def test_a_killed_worker_fails_its_files_and_the_rest_go_on(tmp_path):
-    folder = big_folder(tmp_path / "big", count=32)  # the first task is slow, the rest fast
-    for i in range(32, 200):
+    queued = 2 * AHEAD * TASK  # the most that a killed worker can take with it: the tasks queued to the pool
+    files = 2 * queued
+    folder = big_folder(tmp_path / "big", count=TASK // 2)  # the first task is slow, the rest fast
+    for i in range(TASK // 2, files):
         Image.fromarray(garment(i)).save(folder / f"{i}.png")
     process = start(folder, tmp_path / "out.csv")
     worker = workers_of(process)[0]
@@ -270,7 +272,7 @@ def test_a_killed_worker_fails_its_files_and_the_rest_go_on(tmp_path):
     died = [line for line in err.splitlines() if "a decoding worker died" in line]
     assert died and "Traceback" not in err, err
     rows = (tmp_path / "out.csv").read_text().splitlines()[1:]
-    assert len(rows) + len(died) == 200 and len(died) <= 32 * 2 * 2  # at most the tasks queued to the pool
+    assert len(rows) + len(died) == files and len(died) <= queued
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
@@ -309,7 +311,7 @@ from pixelsense.decoding import Decoder
 from pixelsense.paths import expand
 os.register_at_fork(after_in_child=lambda: Path({str(tmp_path)!r}, str(os.getpid())).touch(),
                     after_in_parent=lambda: os._exit(0))
-Decoder("auto", 2, {str(MODEL)!r}).start(expand([{str(folder)!r}]))
+Decoder("auto", 2, {str(MODEL)!r}).fork([{str(folder)!r}])
 """
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=60, check=True)
     workers = [int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()]

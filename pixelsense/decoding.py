@@ -23,6 +23,7 @@ from pixelsense.paths import Failure, kind_of
 TASK = 64  # images per task a worker takes: enough to pay for per-call costs (numpy, the pool), few to share
 AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
 WATCH = 0.5  # seconds between a worker's checks that its main process is alive
+FORK = sys.platform == "linux"  # workers forked from the main process; elsewhere spawned (a start-up each)
 DIED = ("a decoding worker died while this file or one near it was read or predicted (out of memory, or a "
         "crash in the image decoder or onnxruntime); try it alone with --workers 1")  # fmt: skip
 
@@ -52,13 +53,32 @@ class Decoder:
         return self._pool is not None
 
     def fork(self, inputs: list[str]) -> None:
-        """Start the pool now, before the inputs are listed, if they may hold more image files than one task
-        (a folder, a glob, or more than TASK files): the workers open their sessions meanwhile. Call it
-        before this process starts threads (onnxruntime, the progress bar): the workers are forked from it,
-        so they need no start-up of their own and never re-run the calling script, and a fork copies no
-        thread of another library's."""
+        """Where workers are forked (Linux), start the pool now, before the inputs are listed, if they may
+        hold more image files than one task (a folder, a glob, or more than TASK files): the workers open
+        their sessions meanwhile. Call it, and ``start``, before this process starts threads (onnxruntime,
+        the progress bar): a fork copies no thread of another library's."""
         many = len(inputs) > TASK or any(glob.has_magic(arg) or os.path.isdir(arg) for arg in inputs)
-        if self.workers <= 1 or not many or self._pool is not None:
+        if FORK and self.workers > 1 and many:
+            self._open()
+
+    def start(self, items: list[Path | Failure]) -> None:
+        """Send the pool (started now if it is not yet) the first tasks of ``items`` (an inference run's
+        inputs, in order), or stop it where their image files are too few to be worth one."""
+        image = [_is_image(item) for item in items]
+        if self.workers <= 1 or sum(image) <= TASK:
+            self._stop()
+            return
+        self._open()
+        begin = image.index(True)  # the run of image files ``__call__`` gets first: its first tasks go now
+        end = next((i for i in range(begin, len(image)) if not image[i]), len(image))
+        if end - begin > TASK:
+            for task in _tasks([str(path) for path in items[begin:end]])[: self.workers * AHEAD]:
+                self._ahead.append((task, self._pool.submit(_task, task, self.invert, self.model)))
+
+    def _open(self) -> None:
+        """The pool, forked (Linux: the workers need no start-up of their own and never re-run the calling
+        script) or spawned."""
+        if self._pool is not None:
             return
         # What a worker needs is imported once here, not again in each (a tenth of a second of a core each).
         # onnxruntime is only imported (one idle thread of its own, no session, no thread pool): the workers
@@ -67,24 +87,11 @@ class Decoder:
 
         if self.model:
             import onnxruntime  # noqa: F401
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        context = multiprocessing.get_context("fork" if FORK else "spawn")
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), self.model)
         )
         self._pool.submit(int)  # with fork, every worker is forked now, in this call
-
-    def start(self, items: list[Path | Failure]) -> None:
-        """Send the pool the first tasks of ``items`` (an inference run's inputs, in order), or stop it
-        where their image files are too few to be worth one."""
-        image = [_is_image(item) for item in items]
-        if self._pool is None or sum(image) <= TASK:
-            self._stop()
-            return
-        begin = image.index(True)  # the run of image files ``__call__`` gets first: its first tasks go now
-        end = next((i for i in range(begin, len(image)) if not image[i]), len(image))
-        if end - begin > TASK:
-            for task in _tasks([str(path) for path in items[begin:end]])[: self.workers * AHEAD]:
-                self._ahead.append((task, self._pool.submit(_task, task, self.invert, self.model)))
 
     def __exit__(self, *exc) -> None:
         self._stop()

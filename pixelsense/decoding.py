@@ -3,7 +3,6 @@ out as they would from one process (the same function does the work), whatever t
 
 from __future__ import annotations
 
-import glob
 import multiprocessing
 import os
 import signal
@@ -23,7 +22,6 @@ from pixelsense.paths import Failure, kind_of
 TASK = 64  # images per task a worker takes: enough to pay for per-call costs (numpy, the pool), few to share
 AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK
 WATCH = 0.5  # seconds between a worker's checks that its main process is alive
-FORK = sys.platform == "linux"  # workers forked from the main process; elsewhere spawned (a start-up each)
 DIED = ("a decoding worker died while this file or one near it was read or predicted (out of memory, or a "
         "crash in the image decoder or onnxruntime); try it alone with --workers 1")  # fmt: skip
 
@@ -34,8 +32,8 @@ def cores() -> int:
 
 
 class Decoder:
-    """``decoder(files)`` yields the files' Chunks and Failures, in order; after ``fork()`` and ``start()``,
-    a pool of ``workers`` processes does the work. Use it as a context manager: leaving it (Ctrl-C included)
+    """``decoder(files)`` yields the files' Chunks and Failures, in order; after ``start()``, a
+    pool of ``workers`` processes does the work. Use it as a context manager: leaving it (Ctrl-C included)
     stops the pool."""
 
     def __init__(self, invert: str, workers: int, model: str | None = None):
@@ -52,33 +50,13 @@ class Decoder:
     def pooled(self) -> bool:
         return self._pool is not None
 
-    def fork(self, inputs: list[str]) -> None:
-        """Where workers are forked (Linux), start the pool now, before the inputs are listed, if they may
-        hold more image files than one task (a folder, a glob, or more than TASK files): the workers open
-        their sessions meanwhile. Call it, and ``start``, before this process starts threads (onnxruntime,
-        the progress bar): a fork copies no thread of another library's."""
-        many = len(inputs) > TASK or any(glob.has_magic(arg) or os.path.isdir(arg) for arg in inputs)
-        if FORK and self.workers > 1 and many:
-            self._open()
-
     def start(self, items: list[Path | Failure]) -> None:
-        """Send the pool (started now if it is not yet) the first tasks of ``items`` (an inference run's
-        inputs, in order), or stop it where their image files are too few to be worth one."""
+        """Start the pool if the image files among ``items`` (an inference run's inputs, in order) are
+        worth one, and send it the first of them. Call it before this process starts threads (onnxruntime,
+        the progress bar): the workers are forked from it, so they need no start-up of their own and never
+        re-run the calling script, and a fork copies no thread of another library's."""
         image = [_is_image(item) for item in items]
-        if self.workers <= 1 or sum(image) <= TASK:
-            self._stop()
-            return
-        self._open()
-        begin = image.index(True)  # the run of image files ``__call__`` gets first: its first tasks go now
-        end = next((i for i in range(begin, len(image)) if not image[i]), len(image))
-        if end - begin > TASK:
-            for task in _tasks([str(path) for path in items[begin:end]])[: self.workers * AHEAD]:
-                self._ahead.append((task, self._pool.submit(_task, task, self.invert, self.model)))
-
-    def _open(self) -> None:
-        """The pool, forked (Linux: the workers need no start-up of their own and never re-run the calling
-        script) or spawned."""
-        if self._pool is not None:
+        if self.workers <= 1 or sum(image) <= TASK or self._pool is not None:
             return
         # What a worker needs is imported once here, not again in each (a tenth of a second of a core each).
         # onnxruntime is only imported (one idle thread of its own, no session, no thread pool): the workers
@@ -87,11 +65,16 @@ class Decoder:
 
         if self.model:
             import onnxruntime  # noqa: F401
-        context = multiprocessing.get_context("fork" if FORK else "spawn")
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), self.model)
         )
         self._pool.submit(int)  # with fork, every worker is forked now, in this call
+        begin = image.index(True)  # the run of image files ``__call__`` gets first: its first tasks go now
+        end = next((i for i in range(begin, len(image)) if not image[i]), len(image))
+        if end - begin > TASK:
+            for task in _tasks([str(path) for path in items[begin:end]])[: self.workers * AHEAD]:
+                self._ahead.append((task, self._pool.submit(_task, task, self.invert, self.model)))
 
     def __exit__(self, *exc) -> None:
         self._stop()

@@ -130,16 +130,15 @@ def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Fa
 
 
 def run(args: argparse.Namespace) -> int:
+    items = expand(args.inputs)
+    files = [item for item in items if not isinstance(item, Failure)]
+    if not files:
+        raise NoInputs(_nothing(items))
+    if args.output:
+        _check_output(args, files)
     in_workers = args.model if args.provider == "cpu" else None  # the workers predict what they decode
     with Decoder(args.invert, args.workers, in_workers) as decode:
-        decode.fork(args.inputs)  # before onnxruntime starts threads: the workers start as files are listed
-        items = expand(args.inputs)
-        files = [item for item in items if not isinstance(item, Failure)]
-        if not files:
-            raise NoInputs(_nothing(items))
-        decode.start(items)  # the first images are decoded while the output and the model are checked
-        if args.output:
-            _check_output(args, files)
+        decode.start(items)  # before onnxruntime starts threads
         session, classes = open_model(args.model, args.provider, args.threads, spin=not decode.pooled)
         labels = load_labels(args.labels) if args.labels else None
         images = count(items) if sys.stderr.isatty() or isinstance(labels, list) else None

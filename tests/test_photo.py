@@ -308,29 +308,11 @@ def test_a_worker_whose_main_process_died_before_it_started_ends(tmp_path):
 import os
 from pathlib import Path
 from pixelsense.decoding import Decoder
+from pixelsense.paths import expand
 os.register_at_fork(after_in_child=lambda: Path({str(tmp_path)!r}, str(os.getpid())).touch(),
                     after_in_parent=lambda: os._exit(0))
-Decoder("auto", 2, {str(MODEL)!r}).fork([{str(folder)!r}])
+Decoder("auto", 2, {str(MODEL)!r}).start(expand([{str(folder)!r}]))
 """
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=60, check=True)
     workers = [int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()]
     assert workers and all_end(workers, 5)
-
-
-@pytest.mark.skipif(sys.platform != "linux" or cores() < 2, reason="forks its workers early on Linux only")
-def test_a_pool_forked_before_the_inputs_are_listed_goes_if_they_are_few(tmp_path):
-    """A folder might hold many images, so the pool starts before it is listed; holding no more than one
-    task's worth, it is read in this process and the workers end."""
-    folder = tmp_path / "few"
-    folder.mkdir()
-    for i in range(5):
-        as_photo(folder, garment(i), "product-jpeg", seed=i)
-    with Decoder("auto", 2, str(MODEL)) as decode:
-        decode.fork([str(folder)])
-        workers = list(decode._pool._processes)
-        assert decode.pooled and len(workers) == 2
-        items = expand([str(folder)])
-        decode.start(items)
-        assert not decode.pooled and all_end(workers, 5)
-        chunks = list(read_all(items, 64, decode))
-    assert [source for chunk in chunks for source in chunk.sources] == [str(p) for p in items]

@@ -15,6 +15,7 @@ from pathlib import Path
 from pixelsense.errors import PixelsenseError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
+CASELESS = os.path.normcase("A") == "a"  # Windows: paths compare (and sort) as lower case
 NO_IMAGES = "holds or matches no PNG, JPEG, BMP, GIF or TIFF images, IDX or .npy files"
 
 
@@ -105,7 +106,8 @@ def _glob(pattern: str) -> list[Path | Failure]:
 
 def _place(item: Path | Failure) -> tuple[str, ...]:
     """Where an item is, as Paths compare (a key made once sorts faster than Paths compare)."""
-    return tuple(map(os.path.normcase, (Path(item.source) if isinstance(item, Failure) else item).parts))
+    parts = (Path(item.source) if isinstance(item, Failure) else item).parts
+    return tuple(map(os.path.normcase, parts)) if CASELESS else parts
 
 
 def expand(args: Iterable[str]) -> list[Path | Failure]:

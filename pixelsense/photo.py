@@ -19,7 +19,7 @@ from pixelsense.constants import IMAGE_SIZE
 POLARITIES = ("auto", "on", "off")  # --invert: decide from the border, always invert, never invert
 LIGHT_ON_DARK, DARK_ON_LIGHT = "light-on-dark", "dark-on-light"  # the polarity column of predict's output
 DECODE = 2 * IMAGE_SIZE  # photos are decoded or reduced to the least size whose longer side keeps this many
-GRID = 64  # the background and the garment's box are found on a GRID × GRID lattice sampled from each photo
+GRID = 64  # the background and the garment's box are found on a GRID × GRID lattice from each photo (≤ 64)
 BORDER = 2  # pixels of the grid's border that show the background
 NOISE_FLOOR = 12.0  # background-removed values below max(this, 4 noise sigmas) are background (0–255 scale)
 SHARPEN = 1.0  # unsharp mask on the 28×28 result: Gaussian sigma (pixels), at 100 %
@@ -211,11 +211,18 @@ def _spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _boxes(mask: np.ndarray) -> np.ndarray:
-    """Per mask [n, s, s]: the smallest box around its 2×2 blocks (a lone noisy pixel is not the garment),
-    as fractions (left, top, right, bottom); the whole picture when there is none."""
-    blocks = mask[:, :-1, :-1] & mask[:, 1:, :-1] & mask[:, :-1, 1:] & mask[:, 1:, 1:]
-    side = mask.shape[1]
-    rows, cols = blocks.any(2), blocks.any(1)
+    """Per mask [n, s, s] (s ≤ 64): the smallest box around its 2×2 blocks (a lone noisy pixel is not the
+    garment), as fractions (left, top, right, bottom); the whole picture when there is none. A mask's rows are
+    64-bit words (bit c: column c), so that its blocks are two shifts and three ANDs, a word a row."""
+    n, side = mask.shape[:2]
+    words = np.zeros((n, side, 8), np.uint8)
+    words[:, :, : -(-side // 8)] = np.packbits(mask, axis=2, bitorder="little")
+    lines = words.view("<u8")[:, :, 0]
+    pairs = lines & (lines >> np.uint64(1))  # bit c: columns c and c + 1
+    blocks = pairs[:, :-1] & pairs[:, 1:]  # [n, s - 1], bit c of row r: the block at (r, c) is whole
+    across = np.bitwise_or.reduce(blocks, axis=1).astype("<u8").view(np.uint8).reshape(n, 8)
+    rows = blocks != 0
+    cols = np.unpackbits(across, axis=1, bitorder="little")[:, : side - 1].astype(bool)
     first_row, first_col = rows.argmax(1), cols.argmax(1)
     last_row, last_col = side - 2 - rows[:, ::-1].argmax(1), side - 2 - cols[:, ::-1].argmax(1)
     boxes = np.stack([first_col, first_row, last_col + 2, last_row + 2], 1) / side

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from pixelsense import engine, jpeg, predict
+from pixelsense import photo as photo_module
 from pixelsense.cli import predict_main
 from pixelsense.decoding import AHEAD, TASK, Decoder, cores
 from pixelsense.inputs import MAX_PIXELS, load_image, read_all
@@ -69,6 +70,21 @@ def test_invert_forces_the_polarity(tmp_path):
     assert load_image(dark_on_light, "on")[1] == "dark-on-light"
     light_on_dark = as_photo(tmp_path, garment(0), "dataset-large")
     assert load_image(light_on_dark, "on")[1] == "dark-on-light"
+
+
+def test_the_garments_box_is_the_box_around_its_2x2_blocks():
+    """The box the conversion trims to, found with each mask row as a 64-bit word, is the box around the
+    mask's whole 2×2 blocks, found pixel by pixel; lone pixels and single lines are not the garment."""
+    rng = np.random.default_rng(0)
+    masks = rng.random((300, 64, 64)) < rng.uniform(0.0, 0.2, (300, 1, 1))  # sparse: few whole blocks
+    masks[:100, 10:40, 20:50] = True
+    masks[5] = False
+    masks[6, 30, :] = masks[6, :, 7] = True  # lines, no block
+    for mask, box in zip(masks, photo_module._boxes(masks), strict=True):
+        blocks = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:] & mask[1:, 1:]
+        rows, cols = np.nonzero(blocks.any(1))[0], np.nonzero(blocks.any(0))[0]
+        want = (cols[0], rows[0], cols[-1] + 2, rows[-1] + 2) if len(rows) else (0, 0, 64, 64)
+        assert tuple(box * 64) == want
 
 
 def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):

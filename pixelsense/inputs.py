@@ -229,7 +229,13 @@ def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
     for start in range(0, len(array), chunk):
         part = np.asarray(array[start : start + chunk])
         images = (part * 255.0).round().astype(np.uint8) if floats else part
-        yield Chunk([f"{path}:{i}" for i in range(start, start + len(part))], images, [AS_GIVEN] * len(part))
+        yield Chunk(_sources(path, start, len(part)), images, [AS_GIVEN] * len(part))
+
+
+def _sources(path: Path, start: int, count: int) -> list[str]:
+    """The source column of images ``start`` onwards of the array file ``path``: "path:index"."""
+    prefix = f"{path}:"  # made once: a Path's str() per image costs more than the row it names
+    return [prefix + str(index) for index in range(start, start + count)]
 
 
 def _read_idx(path: Path, chunk: int) -> Iterator[Chunk]:
@@ -272,7 +278,7 @@ def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
                     got = start + len(data) // PIXELS
                     raise _Bad(f"is truncated: the header says {count} images, the file holds {got}")
                 images = np.frombuffer(data, np.uint8).reshape(want, IMAGE_SIZE, IMAGE_SIZE)
-                yield Chunk([f"{path}:{i}" for i in range(start, start + want)], images, [AS_GIVEN] * want)
+                yield Chunk(_sources(path, start, want), images, [AS_GIVEN] * want)
             if f.read(1):  # also makes gzip check its CRC
                 raise _Bad(f"has data after its {count} images: not a clean IDX file")
     except (OSError, EOFError, zlib.error) as err:

@@ -29,6 +29,7 @@ class Rows:
         self.header = format == "csv"
         self.plain = not any(c in name for name in classes for c in QUOTED)  # no class name needs quotes
         self.writer = csv.writer(out, lineterminator="\n")
+        self.heads = [f"{label},{name}," for label, name in enumerate(classes)]
 
     def write(self, probabilities: np.ndarray, chunk: Chunk) -> list[int]:
         """The batch's rows, written; returns the best label of each image."""
@@ -42,8 +43,10 @@ class Rows:
             self.header = False
         if not self.plain or any(c in "\0".join(chunk.sources) for c in QUOTED):
             self.writer.writerows(zip(*columns, strict=True))  # quoted where needed
-        elif self.topk == 1:
-            lines = [f"{s},{k},{c},{p},{q}\n" for s, k, c, p, q in zip(*columns, strict=True)]
+        elif self.topk == 1:  # label and class as one string per class
+            sources, labels, _, confidences, polarities = columns
+            rows = zip(sources, labels, confidences, polarities, strict=True)
+            lines = [f"{s},{self.heads[k]}{p},{q}\n" for s, k, p, q in rows]
             self.out.write("".join(lines))
         else:
             self.out.write("".join([",".join(map(str, row)) + "\n" for row in zip(*columns, strict=True)]))

@@ -46,10 +46,6 @@ class Decoder:
     def __enter__(self) -> Decoder:
         return self
 
-    @property
-    def pooled(self) -> bool:
-        return self._pool is not None
-
     def start(self, items: list[Path | Failure]) -> None:
         """Start the pool if the image files among ``items`` (an inference run's inputs, in order) are
         worth one, and send it the first of them. Call it before this process starts threads (onnxruntime,

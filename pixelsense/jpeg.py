@@ -43,22 +43,23 @@ def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
     return photo.shrink_array(pixels[:, :, 0])
 
 
-def _read(path: str | Path) -> bytes | None:
+def _read(path: str | Path) -> bytes | bytearray | None:
     """The file's bytes, or None (having read no more than its first READ bytes) where it does not start as
-    a JPEG. Plain system calls: a Python file object costs more than a small JPEG's read."""
-    fd = os.open(path, os.O_RDONLY)
+    a JPEG. Plain system calls: a Python file object costs more than a small JPEG's read. A read cut short
+    (a network file system) is found by libjpeg-turbo, which is strict, and the file goes to Pillow."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # binary: Windows would change the bytes
     try:
         data = os.read(fd, READ)
         if data[:2] != bytes((0xFF, SOI)):
             return None
-        if len(data) == READ:  # a larger file: the rest, to its end
-            parts = [data]
-            while more := os.read(fd, 16 * READ):
-                parts.append(more)
-            data = b"".join(parts)
+        if len(data) < READ:
+            return data
+        whole = bytearray(data)  # a larger file: the rest read onto it, so that memory holds it once
+        while more := os.read(fd, 16 * READ):
+            whole += more
+        return whole
     finally:
         os.close(fd)
-    return data  # a read cut short is found by libjpeg-turbo (strict), and the file goes to Pillow
 
 
 def _draft_size(size: tuple[int, int]) -> tuple[int, int]:

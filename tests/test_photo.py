@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelsense import engine, jpeg, predict
+from pixelsense import decoding, engine, jpeg, predict
 from pixelsense import photo as photo_module
 from pixelsense.cli import predict_main
 from pixelsense.decoding import AHEAD, TASK, Decoder, cores
@@ -72,19 +72,20 @@ def test_invert_forces_the_polarity(tmp_path):
     assert load_image(light_on_dark, "on")[1] == "dark-on-light"
 
 
-def test_the_garments_box_is_the_box_around_its_2x2_blocks():
+@pytest.mark.parametrize("side", [2, 7, 8, 9, 63, 64])
+def test_the_garments_box_is_the_box_around_its_2x2_blocks(side):
     """The box the conversion trims to, found with each mask row as a 64-bit word, is the box around the
     mask's whole 2×2 blocks, found pixel by pixel; lone pixels and single lines are not the garment."""
-    rng = np.random.default_rng(0)
-    masks = rng.random((300, 64, 64)) < rng.uniform(0.0, 0.2, (300, 1, 1))  # sparse: few whole blocks
-    masks[:100, 10:40, 20:50] = True
+    rng = np.random.default_rng(side)
+    masks = rng.random((300, side, side)) < rng.uniform(0.0, 0.3, (300, 1, 1))  # sparse: few whole blocks
+    masks[:100, side // 4 : side // 2 + 1, side // 3 : side - 1] = True
     masks[5] = False
-    masks[6, 30, :] = masks[6, :, 7] = True  # lines, no block
+    masks[6, side // 2, :] = masks[6, :, side // 3] = True  # lines, no block
     for mask, box in zip(masks, photo_module._boxes(masks), strict=True):
         blocks = mask[:-1, :-1] & mask[1:, :-1] & mask[:-1, 1:] & mask[1:, 1:]
         rows, cols = np.nonzero(blocks.any(1))[0], np.nonzero(blocks.any(0))[0]
-        want = (cols[0], rows[0], cols[-1] + 2, rows[-1] + 2) if len(rows) else (0, 0, 64, 64)
-        assert tuple(box * 64) == want
+        want = (cols[0], rows[0], cols[-1] + 2, rows[-1] + 2) if len(rows) else (0, 0, side, side)
+        assert tuple(box * side) == want
 
 
 def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):
@@ -95,6 +96,14 @@ def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):
     plain += [tmp_path / f"{side}.jpg" for side in (20, 100, 150, 300)]  # each DCT scale, and none
     for side in (20, 100, 150, 300):
         Image.fromarray(255 - garment(side)).resize((side, side)).save(tmp_path / f"{side}.jpg")
+    for size in (jpeg.READ - 1, jpeg.READ, jpeg.READ + 1):  # read in one call, or in more
+        data = plain[0].read_bytes()
+        plain.append(tmp_path / f"padded-{size}.jpg")
+        plain[-1].write_bytes(data + bytes(size - len(data)))  # zeros after the end-of-image marker
+    noise = np.random.default_rng(0).integers(0, 256, (400, 400), np.uint8)
+    Image.fromarray(noise).save(tmp_path / "large.jpg", quality=95)  # its scan spans several reads
+    assert (tmp_path / "large.jpg").stat().st_size > 2 * jpeg.READ
+    plain.append(tmp_path / "large.jpg")
     first = Image.open(plain[0]).convert("RGB")  # an MPO without EXIF (Pillow writes such): its first picture
     first.save(tmp_path / "two.jpg", format="MPO", save_all=True, append_images=[first.rotate(90)])
     plain.append(tmp_path / "two.jpg")
@@ -152,11 +161,15 @@ def test_dataset_form_inputs_are_unchanged_bit_for_bit(tmp_path):
     assert np.array_equal(read([inputs["npy"]], invert="on")[0], items)  # arrays are never inverted
 
 
+PHOTOS = 2 * TASK + 16  # in mixed_folder
+
+
 def mixed_folder(folder: Path) -> Path:
-    """80 photos of both polarities and sizes, and two bad files among them."""
+    """Photos of both polarities and sizes, enough for three of a worker's tasks, and two bad files among
+    them: in name order, one in the first task and one in the second."""
     folder.mkdir()
     styles = ("product-jpeg", "dataset-large", "product-tight", "dataset-dark-gray")
-    for i in range(80):
+    for i in range(PHOTOS):
         as_photo(folder, garment(i), styles[i % 4], seed=i)
     (folder / "cut-product-jpeg-5.jpg").write_bytes((folder / "product-jpeg-4.jpg").read_bytes()[:300])
     (folder / "empty.png").write_bytes(b"")
@@ -197,10 +210,20 @@ def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkey
     monkeypatch.setattr(
         predict, "_run", lambda session, item, model: batches.append(item) or run(session, item, model)
     )
+    tasks = tmp_path / "tasks"  # the pid of the process that read each task (the workers are forked: theirs)
+    read_images = decoding.read_images
+
+    def logged(*args):
+        with tasks.open("a") as log:
+            log.write(f"{os.getpid()}\n")
+        return read_images(*args)
+
+    monkeypatch.setattr(decoding, "read_images", logged)
     inputs = [str(arrays["npy"]), str(folder), str(arrays["idx"])]
     outputs = {}
     for workers in (1, 2):
         batches.clear()
+        tasks.write_text("")
         out = tmp_path / f"w{workers}.csv"
         assert (
             predict_main(["--model", str(MODEL), *inputs, "--output", str(out), "--workers", str(workers)])
@@ -210,6 +233,8 @@ def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkey
         bad = [line for line in err.splitlines() if line.startswith("predict.py: /")]
         assert len(bad) == 2 and "Traceback" not in err
         outputs[workers] = (out.read_bytes(), bad)
+        runners = set(tasks.read_text().split())
+        assert runners == {str(os.getpid())} if workers == 1 else runners and str(os.getpid()) not in runners
     assert outputs[1] == outputs[2]
     rows = [
         row.split(",")[0] for row in outputs[1][0].decode().splitlines()[1:]
@@ -217,7 +242,7 @@ def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkey
     assert rows[:5] == [f"{arrays['npy']}:{i}" for i in range(5)] and rows[-5:] == [
         f"{arrays['idx']}:{i}" for i in range(5)
     ]
-    assert len(rows) == 90 and all(Path(row).parent == folder for row in rows[5:85])
+    assert len(rows) == 5 + PHOTOS + 5 and all(Path(row).parent == folder for row in rows[5:-5])
     assert (
         len(batches) == 2
     ) == workers_predict  # with workers predicting, the main process runs the arrays only

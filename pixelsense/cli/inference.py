@@ -33,8 +33,8 @@ def predict_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
     parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="images per onnxruntime call (default: 256; the workers predict image files "
-                        f"{TASK} at a time)")  # fmt: skip
+                        help="images per onnxruntime call (default: 256; the workers decode and predict "
+                        f"image files in tasks of {TASK})")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     parser.add_argument("--output", help="write here (whole or not at all) instead of stdout ('-': stdout)")
     parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,

@@ -11,6 +11,7 @@ import itertools
 import json
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from pixelsense import engine
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
-from pixelsense.decoding import Decoder
+from pixelsense.decoding import Decoder, cores
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way
 from pixelsense.inputs import Chunk, count, read_all
@@ -142,10 +143,13 @@ def run(args: argparse.Namespace) -> int:
     in_workers = args.model if args.provider == "cpu" else None  # the workers predict what they decode
     with Decoder(args.invert, args.workers, in_workers) as decode:
         decode.start(items)  # before onnxruntime starts threads
-        # onnxruntime's threads wait for work without spinning: this thread writes rows meanwhile (a
-        # 100,000-image .npy through the ANN, 2 cores, alternating 6 times: 1.37-1.64× onnxruntime's time
-        # alone with spinning, 1.17-1.28× without)
-        session, classes = open_model(args.model, args.provider, args.threads, spin=False)
+        # On the CPU, onnxruntime runs a batch on each core at once, one thread each (--threads: more each,
+        # fewer at once): a thread that this one (writing rows) interrupts delays its own batch only. Its
+        # threads wait for work without spinning, which would take the cores from the rows.
+        cpu = args.provider == "cpu"
+        threads = args.threads or (1 if cpu else None)
+        runs = max(1, cores() // threads) if cpu else 1
+        session, classes = open_model(args.model, args.provider, threads, spin=False)
         labels = load_labels(args.labels) if args.labels else None
         images = count(items) if sys.stderr.isatty() or isinstance(labels, list) else None
         if isinstance(labels, list) and len(labels) > images:  # more than can be predicted: said now
@@ -154,9 +158,9 @@ def run(args: argparse.Namespace) -> int:
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
         if args.output:
             with atomic_path(args.output) as tmp, open(tmp, "w", newline="") as out:
-                counts = _predict(stream, session, classes, args, out, total, keep=labels is not None)
+                counts = _predict(stream, session, classes, args, out, total, labels is not None, runs)
         else:
-            counts = _predict(stream, session, classes, args, sys.stdout, total, keep=labels is not None)
+            counts = _predict(stream, session, classes, args, sys.stdout, total, labels is not None, runs)
     done, failed, seconds, predictions = counts
     rate = done / max(seconds, 1e-9)
     print(f"predict.py: {done} images done, {failed} failed, {rate:.0f} img/s", file=sys.stderr)
@@ -200,32 +204,35 @@ def _check_output(args: argparse.Namespace, files: list) -> None:
 
 
 def _predict(
-    stream, session, classes, args, out, total: int | None, keep: bool
+    stream, session, classes, args, out, total: int | None, keep: bool, runs: int
 ) -> tuple[int, int, float, list[tuple[str, int]]]:
     """Run the batches and write the rows to ``out`` as they come (memory stays bounded); NothingPredicted
-    when there is none, so that no output is written. onnxruntime runs each batch in a thread of its own
-    (it lets go of the GIL) while the previous batch's rows are written and the next batch is read."""
+    when there is none, so that no output is written. onnxruntime runs ``runs`` batches at once, each in a
+    thread of its own (it lets go of the GIL), while the oldest batch's rows are written and the next batch
+    is read."""
     rows = Rows(out, args.format, args.topk, classes)
     done, failed, start = 0, 0, time.perf_counter()
     predictions: list[tuple[str, int]] = []
     # The bar, where someone watches (the total comes from the inputs' headers); failures print above it.
     with (
         tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr) as bar,
-        ThreadPoolExecutor(1, thread_name_prefix="onnxruntime") as runner,
+        ThreadPoolExecutor(runs, thread_name_prefix="onnxruntime") as runner,
     ):
-        running: tuple[Chunk, Future] | None = None
-        for item in itertools.chain(stream, [None]):  # None: the end, when the last batch is written
+        running: deque[tuple[Chunk, Future]] = deque()  # batches on their way, in order
+        for item in itertools.chain(stream, [None]):  # None: the end, when the last batches are written
             if isinstance(item, Failure):
                 failed += 1
                 bar.set_postfix_str(f"{failed} failed", refresh=False)
                 bar.write(f"predict.py: {item.source}: {item.reason}", file=sys.stderr)
                 continue
-            previous, running = running, item and (item, _start(runner, session, item, args.model))
-            if previous:
-                labels = rows.write(previous[1].result(), previous[0])
+            if item is not None:
+                running.append((item, _start(runner, session, item, args.model)))
+            while len(running) > runs or (item is None and running):
+                chunk, future = running.popleft()
+                labels = rows.write(future.result(), chunk)
                 done += len(labels)
                 if keep:
-                    predictions += zip(previous[0].sources, labels, strict=True)
+                    predictions += zip(chunk.sources, labels, strict=True)
                 bar.update(len(labels))
     if not done:
         kept = f"--output {args.output} was left as it was" if args.output else "nothing was written"

@@ -48,8 +48,8 @@ def predict_main(argv: list[str] | None = None) -> int:
                         help=f"processes decoding image files and, with the cpu provider, predicting them "
                         f"(default: the {cores()} cores)")  # fmt: skip
     parser.add_argument("--threads", type=positive_int,
-                        help="onnxruntime intra-op threads of the main process (default: onnxruntime's; a "
-                        "worker uses one)")  # fmt: skip
+                        help="onnxruntime threads a batch in the main process (default: 1, a batch on "
+                        "each core at once; more: fewer batches at once; a worker uses one)")  # fmt: skip
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
     args.output = None if args.output == "-" else args.output  # the usual name for stdout

@@ -31,6 +31,7 @@ from pixelsense.paths import Failure, NoInputs, expand, not_regular
 
 OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
 TRIAL = 3  # images in the batch every model must predict when it is opened, before any input is read
+IN_FLIGHT = 2048  # images onnxruntime runs at once in this process, at most (its activations: ~300 MB, CNN)
 PASS = "pass image files, folders, globs, IDX files or .npy arrays"
 
 
@@ -143,12 +144,8 @@ def run(args: argparse.Namespace) -> int:
     in_workers = args.model if args.provider == "cpu" else None  # the workers predict what they decode
     with Decoder(args.invert, args.workers, in_workers) as decode:
         decode.start(items)  # before onnxruntime starts threads
-        # On the CPU, onnxruntime runs a batch on each core at once, one thread each (--threads: more each,
-        # fewer at once): a thread that this one (writing rows) interrupts delays its own batch only. Its
-        # threads wait for work without spinning, which would take the cores from the rows.
-        cpu = args.provider == "cpu"
-        threads = args.threads or (1 if cpu else None)
-        runs = max(1, cores() // threads) if cpu else 1
+        runs, threads = _runs(args)
+        # onnxruntime's threads wait for work without spinning, which would take the cores from the rows
         session, classes = open_model(args.model, args.provider, threads, spin=False)
         labels = load_labels(args.labels) if args.labels else None
         images = count(items) if sys.stderr.isatty() or isinstance(labels, list) else None
@@ -168,6 +165,17 @@ def run(args: argparse.Namespace) -> int:
         # The accuracy report joins the table on stdout only when the table went to a file.
         _report_accuracy(predictions, labels, classes, sys.stdout if args.output else sys.stderr)
     return 1 if failed else 0
+
+
+def _runs(args: argparse.Namespace) -> tuple[int, int | None]:
+    """How many batches onnxruntime runs at once, and its threads for each. On the CPU, a batch on each core,
+    one thread each (--threads N: N each, fewer at once), so that a thread this one interrupts to write rows
+    delays its own batch only; but no more than IN_FLIGHT images at once (large batches: fewer at once,
+    more threads each)."""
+    if args.provider != "cpu":
+        return 1, args.threads
+    runs = max(1, min(cores() // (args.threads or 1), IN_FLIGHT // args.batch_size))
+    return runs, args.threads or max(1, cores() // runs)
 
 
 def _not_these(path: str, labels: int, images: int) -> str:

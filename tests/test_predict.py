@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from bad_inference import npy_declaring, onnx_model
 from conftest import idx_bytes
 from PIL import Image
 
+from pixelsense import predict as predict_module
 from pixelsense.cli import predict_main as main
 from pixelsense.export import export
 from pixelsense.files import OutputIsInput, check_not_input
@@ -91,6 +93,32 @@ def test_every_input_kind_in_one_call(tmp_path, model_path, capsys):
         float(r["confidence"]) >= float(r["top2_confidence"]) >= float(r["top3_confidence"]) for r in got
     )
     assert "27 images done, 0 failed" in capsys.readouterr().err
+
+
+def test_batches_run_at_once_come_out_in_order(tmp_path, model_path, monkeypatch):
+    """Several batches run at once (a batch on each core, one thread each), or one at a time on all the
+    threads: the same rows, in order; and never more than IN_FLIGHT images at once, nor more threads than
+    cores."""
+    np.save(tmp_path / "a.npy", RNG.integers(0, 256, (1000, 28, 28), dtype=np.uint8))
+    outputs = []
+    for threads in ([], ["--threads", "2"]):
+        out = tmp_path / f"out{len(threads)}.csv"
+        assert predict(model_path, tmp_path / "a.npy", "--batch-size", "16", "--topk", "10", "--output", out,
+                       *threads) == 0  # fmt: skip
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert [row["source"] for row in rows(tmp_path / "out0.csv")] == [
+        f"{tmp_path / 'a.npy'}:{i}" for i in range(1000)
+    ]
+    for cores in (1, 2, 3, 64):
+        monkeypatch.setattr(predict_module, "cores", lambda cores=cores: cores)
+        for batch in (1, 256, 4096, 65_536):
+            for threads in (None, 1, 2):
+                runs, each = predict_module._runs(
+                    Namespace(provider="cpu", threads=threads, batch_size=batch)
+                )
+                assert runs >= 1 and runs * batch <= max(batch, predict_module.IN_FLIGHT)
+                assert runs * each <= max(cores, threads or 1) and (threads is None or each == threads)
 
 
 def test_jsonl_to_stdout(tmp_path, model_path, capsys):

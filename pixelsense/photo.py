@@ -213,7 +213,7 @@ def _spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _boxes(mask: np.ndarray) -> np.ndarray:
     """Per mask [n, s, s] (s ≤ 64): the smallest box around its 2×2 blocks (a lone noisy pixel is not the
     garment), as fractions (left, top, right, bottom); the whole picture when there is none. A mask's rows are
-    64-bit words (bit c: column c), so that its blocks are two shifts and three ANDs, a word a row."""
+    64-bit words (bit c: column c), so that its blocks are a shift and two ANDs, a word a row."""
     n, side = mask.shape[:2]
     words = np.zeros((n, side, 8), np.uint8)
     words[:, :, : -(-side // 8)] = np.packbits(mask, axis=2, bitorder="little")

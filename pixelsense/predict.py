@@ -31,7 +31,7 @@ from pixelsense.paths import Failure, NoInputs, expand, not_regular
 
 OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
 TRIAL = 3  # images in the batch every model must predict when it is opened, before any input is read
-IN_FLIGHT = 2048  # images onnxruntime runs at once in this process, at most (its activations: ~300 MB, CNN)
+IN_FLIGHT = 2048  # images onnxruntime runs at once in this process, at most (CNN: 100 KB of activations each)
 PASS = "pass image files, folders, globs, IDX files or .npy arrays"
 
 

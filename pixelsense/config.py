@@ -76,6 +76,9 @@ class FitConfig:
     )
     checkpoint_dir: str | None = _opt("where checkpoints and metrics.json go (default checkpoints/<model>)")
     logdir: str = _opt("TensorBoard log folder", "runs")
+    cuda_graphs: bool = _opt(
+        "on one CUDA GPU, replay the network's training forward and backward as CUDA graphs", True
+    )
     export: bool = _opt("write a verified model.onnx next to the checkpoints after training", True)
     fast_dev_run: bool = _opt("run one batch of each stage to check that everything works", False)
     resume: bool = _opt("continue from <checkpoint-dir>/last.ckpt", False)

@@ -26,6 +26,11 @@ VAL_SIZE = 5000  # held out of the official 60k training images for validation
 # Evaluation keeps no activations for a backward pass, so it takes bigger batches: fewer steps of per-batch
 # overhead (Lightning's loop, the metric updates) for the same images.
 EVAL_BATCH_SIZE = 1024
+# Training batches handed to one Lightning training step, each its own optimizer step: Lightning's fixed
+# cost a step (its loop, hooks and callbacks: about 2 ms on a GPU machine's CPU, more than a CNN step's GPU
+# work) is then paid once for this many optimizer steps. The batches, their order and every random draw are
+# the same as one batch a step.
+STEPS_PER_CALL = 8
 _CNN = RECIPES["cpu"]["cnn"]
 
 
@@ -86,6 +91,22 @@ class EpochOrder:
         return order
 
 
+class Steps:
+    """Consecutive training batches for one Lightning training step, one optimizer step each. A batch
+    becomes a network input (normalised, augmented) only when its turn comes, so the augmentation's random
+    draws interleave with the network's (dropout) exactly as they do with one batch a step."""
+
+    def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]], transform=None) -> None:
+        self.batches, self.transform = batches, transform
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, labels in self.batches:
+            yield (images if self.transform is None else self.transform(images)), labels
+
+
 class Batches:
     """The batches of one epoch over a split: (uint8 images, labels) sliced from tensors that stay where
     they are, on the CPU or on the GPU. No worker processes, no per-sample indexing, no collation, no
@@ -110,6 +131,28 @@ class Batches:
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             yield images[index], labels[index]
+
+
+class TrainingBatches(Batches):
+    """An epoch's training batches in groups of ``STEPS_PER_CALL`` (``Steps``), one group a Lightning step.
+    ``steps`` is the number of batches (optimizer steps) in the epoch; ``len()`` counts the groups."""
+
+    def __len__(self) -> int:
+        return math.ceil(self.steps / STEPS_PER_CALL)
+
+    @property
+    def steps(self) -> int:
+        return super().__len__()
+
+    def __iter__(self) -> Iterator[Steps]:
+        group: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for batch in super().__iter__():
+            group.append(batch)
+            if len(group) == STEPS_PER_CALL:
+                yield Steps(group)
+                group = []
+        if group:
+            yield Steps(group)
 
 
 def normalize(images: torch.Tensor, flip: bool = False, translate: int = 0) -> torch.Tensor:
@@ -202,8 +245,9 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         size = self.hparams.batch_size if shuffle else self.hparams.eval_batch_size
         return Batches(split.to(device), size, order)
 
-    def train_dataloader(self) -> Batches:
-        return self._loader(self.train_set, shuffle=True)
+    def train_dataloader(self) -> TrainingBatches:
+        loader = self._loader(self.train_set, shuffle=True)
+        return TrainingBatches(loader.split, loader.batch_size, loader.sampler)
 
     def val_dataloader(self) -> Batches:
         return self._loader(self.val_set, shuffle=False)
@@ -216,13 +260,16 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Batches are born on the device; Lightning's generic move would walk them at every step.
-        if isinstance(batch, tuple) and all(t.device == device for t in batch):
+        if isinstance(batch, Steps) or (isinstance(batch, tuple) and all(t.device == device for t in batch)):
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if isinstance(batch, torch.Tensor):
             return batch  # the model summary's example_input_array: already a model input
+        if isinstance(batch, Steps):  # training: each batch made an input when the step reaches it
+            training = self.trainer is not None and self.trainer.training
+            return Steps(batch.batches, lambda images: self.model_input(images, augment=training))
         images, labels = batch
         training = self.trainer is not None and self.trainer.training
         return self.model_input(images, augment=training), labels

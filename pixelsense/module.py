@@ -18,6 +18,8 @@ from torchmetrics.classification import (
 
 from pixelsense.config import RECIPES
 from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
+from pixelsense.data import Steps
+from pixelsense.graphs import GraphedStep, can_graph, training_loss
 from pixelsense.nets import ANN, CNN, PixelPermutation
 from pixelsense.report import ConfidentMistakes, Mistakes, assemble
 
@@ -80,6 +82,8 @@ def optimizer_and_schedule(
 
 
 class Classifier(pl.LightningModule):
+    cuda_graphs = True  # replay the training forward and backward as CUDA graphs where they run (graphs.py)
+
     """Cross-entropy classifier for Fashion-MNIST; ``arch`` picks the ANN or the CNN.
 
     The hot loop does what the result needs and no more: a training step updates the loss and accuracy on
@@ -120,6 +124,9 @@ class Classifier(pl.LightningModule):
         self.test_mistakes = ConfidentMistakes()
         self.shown_mistakes: Mistakes | None = None  # what the last test run drew
         self.test_report: dict | None = None  # filled at the end of a test run
+        # training_step takes several optimizer steps (data.STEPS_PER_CALL): Lightning's loop costs more a
+        # step than a GPU takes to run one.
+        self.automatic_optimization = False
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning records the running hook here around each of its hook calls, about 50 times a training
@@ -133,25 +140,55 @@ class Classifier(pl.LightningModule):
         """Normalised images ``[N, 1, 28, 28]`` → logits ``[N, 10]``."""
         return self.net(x)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = self.loss(logits, y)
-        with torch.no_grad():
-            n, correct = len(y), (logits.argmax(1) == y).sum()
-            self.train_sums.add_(torch.stack([loss * n, correct.to(loss.dtype), loss.new_full((), n)]))
-        # The loss and learning-rate curves need a point every N steps; one every step costs a host sync.
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss", loss.detach(), prog_bar=True)
-            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
-        return loss
+    def training_step(self, batch: Steps | tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """One optimizer step for each batch in ``batch`` (``data.STEPS_PER_CALL`` of them, or one (x, y))."""
+        optimizer, schedule = self.optimizers(), self.lr_schedulers()
+        every = self.trainer.log_every_n_steps
+        steps = batch if isinstance(batch, Steps) else Steps([batch])
+        for images, y in steps.batches:
+            loss, logits = self._loss(images, y, steps.transform or _same)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            lr = optimizer.param_groups[0]["lr"]  # the rate this step was taken with
+            optimizer.step()  # Lightning counts it: global_step is the optimizer steps taken
+            schedule.step()
+            with torch.no_grad():
+                n, correct = len(y), (logits.argmax(1) == y).sum()
+                self.train_sums.add_(torch.stack([loss * n, correct.to(loss.dtype), loss.new_full((), n)]))
+            # The loss and learning-rate curves need a point every N steps; one every step costs a host sync.
+            if self.global_step % every == 0:
+                self._write({"train/loss": loss.detach(), "train/lr": lr})
+        self.log("train/loss", loss.detach(), prog_bar=True, logger=False, batch_size=len(y))
+
+    def _loss(self, images: Tensor, y: Tensor, transform) -> tuple[Tensor, Tensor]:
+        """(loss, logits) of a training batch of uint8 images: from the CUDA graphs where they run
+        (``graphs.GraphedStep``: the input transform, network and loss in one replay), else eager."""
+        graph, precision = self.__dict__.get("_graph"), self.trainer.precision
+        if graph is None and self.cuda_graphs and can_graph(images, precision, self.trainer.world_size):
+            graph = self.__dict__["_graph"] = GraphedStep(
+                self.net, self.loss, transform, images, y, precision
+            )
+        if graph is not None and graph.fits(images):
+            return graph(images, y)
+        return training_loss(self.net, self.loss, transform, images, y)
+
+    def on_train_start(self) -> None:
+        self.__dict__["_graph"] = None  # recorded anew for each fit: it holds the parameters' memory
 
     def on_train_epoch_start(self) -> None:
         self.train_sums = torch.zeros(3, device=self.device)
 
     def on_train_epoch_end(self) -> None:
         total, correct, seen = self.trainer.strategy.reduce(self.train_sums, reduce_op="sum")  # DDP ranks
-        self.log_dict({"train/loss_epoch": total / seen, "train/acc": correct / seen}, prog_bar=False)
+        self._write(
+            {"train/loss_epoch": total / seen, "train/acc": correct / seen, "epoch": self.current_epoch}
+        )
+
+    def _write(self, values: dict) -> None:
+        """Values into the logger at the current optimizer step (TensorBoard's x axis). Lightning would log
+        at its own step count, which counts training steps of several optimizer steps each."""
+        if self.logger is not None and self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            self.logger.log_metrics({k: float(v) for k, v in values.items()}, step=self.global_step)
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
         """Loss and logits of an evaluation batch; the stage's loss and accuracy are updated (no sync)."""
@@ -210,8 +247,10 @@ class Classifier(pl.LightningModule):
         for metric in metrics:
             metric.reset()
         shown = {f"{stage}/loss", f"{stage}/acc"}  # on the progress bar; precision, recall, F1 only logged
-        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True)
-        self.log_dict({k: v for k, v in values.items() if k not in shown})
+        # For the callbacks (the checkpoint's monitor), the bar and trainer.test's return; _write logs them.
+        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=False)
+        self.log_dict({k: v for k, v in values.items() if k not in shown}, logger=False)
+        self._write({**values, "epoch": self.current_epoch})
 
     def _last_epoch(self) -> bool:
         """Whether this is the run's final epoch (its figures are drawn once, at the end: a figure costs
@@ -223,10 +262,18 @@ class Classifier(pl.LightningModule):
         return self(batch[0]).softmax(dim=-1)
 
     def configure_optimizers(self):
-        total = int(self.trainer.estimated_stepping_batches)
+        calls = int(self.trainer.estimated_stepping_batches)  # training steps, each of several batches
+        loader = getattr(self.trainer, "train_dataloader", None)
+        steps = getattr(loader, "steps", None)  # the optimizer steps in an epoch (data.TrainingBatches)
+        total = calls * steps // len(loader) if steps else calls
         hp = self.hparams
         optimizer, scheduler = optimizer_and_schedule(self, hp.lr, hp.weight_decay, hp.schedule, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _same(x: Tensor) -> Tensor:
+    """The transform of batches that arrive as network inputs already."""
+    return x
 
 
 def cosine(progress: float) -> float:

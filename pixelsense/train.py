@@ -41,6 +41,9 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 # And its "Received SIGTERM" note: a stop is said in one line by signals.stoppable.
 for _source in ("utilities.rank_zero", "trainer.connectors.signal_connector"):
     logging.getLogger(f"pytorch_lightning.{_source}").setLevel(logging.WARNING)
+# The module logs its curves every LOG_EVERY optimizer steps, and a Lightning step takes several of them
+# (data.STEPS_PER_CALL): Lightning's count of its own steps against that interval means nothing here.
+warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
 # What a checkpoint must hold for --resume to go on exactly: optimiser, schedule, loop and callback states.
 RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
@@ -137,6 +140,7 @@ def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
         weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing, schedule=cfg.schedule,
         permute_pixels=cfg.permute_pixels,
     )  # fmt: skip
+    model.cuda_graphs = cfg.cuda_graphs
     data = FashionMNISTDataModule(
         data_dir=cfg.data_dir, batch_size=cfg.batch_size, seed=cfg.seed, flip=cfg.flip,
         translate=cfg.translate, download=cfg.download,
@@ -212,7 +216,9 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     train_seconds = stopwatch.seconds  # the whole run's, across resumes
     # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).
     best = checkpoint.best_model_path
-    scores = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
+    trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)
+    # The module logs its test values for the callbacks and writes them to the logger itself (module._write).
+    scores = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if not trainer.is_global_zero:
         return None
     metrics = {

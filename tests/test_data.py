@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from conftest import N_TEST, N_TRAIN, image_ids
 
-from pixelsense.data import MEAN, STD, VAL_SIZE, EpochOrder, FashionMNISTDataModule, augment, normalize
+from pixelsense.data import (
+    MEAN,
+    STD,
+    STEPS_PER_CALL,
+    VAL_SIZE,
+    EpochOrder,
+    FashionMNISTDataModule,
+    augment,
+    normalize,
+)
 
 
 def make(fake_data, **kw) -> FashionMNISTDataModule:
@@ -50,7 +61,7 @@ def test_test_loader_counts_every_image_once(fake_data, batch_size):
 
 def test_batches_are_uint8_slices_with_labels(fake_data):
     dm = make(fake_data, batch_size=64)
-    x, y = next(iter(dm.train_dataloader()))
+    x, y = next(iter(dm.train_dataloader())).batches[0]
     assert x.dtype == torch.uint8 and x.shape == (64, 28, 28)
     assert y.dtype == torch.int64 and y.shape == (64,)
     by_id = dict(zip(image_ids(dm.train_set.images), dm.train_set.labels.tolist(), strict=True))
@@ -105,7 +116,8 @@ def test_ddp_shards_cover_each_image_exactly_once(fake_data):
         dm.trainer = Trainer()
         for stage, loader in [("train", dm.train_dataloader()), ("val", dm.val_dataloader()),
                               ("test", dm.test_dataloader())]:  # fmt: skip
-            ids = [i for x, _ in loader for i in image_ids(x)]
+            batches = (b for group in loader for b in group.batches) if stage == "train" else loader
+            ids = [i for x, _ in batches for i in image_ids(x)]
             assert stage != "train" or abs(len(ids) - (N_TRAIN - VAL_SIZE) / 3) <= 1
             shards[stage] += ids
     assert sorted(shards["test"]) == list(range(N_TEST))  # no padding, no repeats
@@ -139,3 +151,33 @@ def test_batches_are_born_on_their_device_and_cross_lightning_untouched(fake_dat
     assert moved is batch  # no per-step walk or copy
     loader.sampler.set_epoch(1)  # what Lightning calls before each epoch
     assert [image_ids(x) for x, _ in loader] != [image_ids(x) for x, _ in batches]
+
+
+def test_training_batches_come_in_groups_each_made_an_input_when_reached(fake_data):
+    dm = make(fake_data, batch_size=16)  # 300 training images: 19 batches, in groups of STEPS_PER_CALL
+    loader = dm.train_dataloader()
+    groups = list(loader)
+    plain = list(dm.batches(dm.train_set, shuffle=True, device=torch.device("cpu")))
+    assert loader.steps == len(plain) == 19 and len(loader) == len(groups) == math.ceil(19 / STEPS_PER_CALL)
+    assert [len(g) for g in groups[:-1]] == [STEPS_PER_CALL] * (len(groups) - 1)
+    assert [image_ids(x) for g in groups for x, _ in g.batches] == [image_ids(x) for x, _ in plain]
+
+    class Trainer:
+        world_size, global_rank, training = 1, 0, True
+
+    dm.trainer = Trainer()
+    steps = dm.on_after_batch_transfer(groups[0], 0)
+    assert dm.transfer_batch_to_device(groups[0], torch.device("cpu"), 0) is groups[0]
+
+    def inputs(batches) -> list[torch.Tensor]:  # each batch, then a draw of the network's own (dropout)
+        torch.manual_seed(0)
+        made = []
+        for x in batches:
+            made.append(x)
+            torch.rand(1)
+        return made
+
+    lazy = inputs(x for x, _ in steps)
+    one_a_step = inputs(dm.model_input(images, augment=True) for images, _ in groups[0].batches)
+    assert all(torch.equal(a, b) for a, b in zip(lazy, one_a_step, strict=True))
+    assert lazy[0].dtype == torch.float32 and lazy[0].shape == (16, 1, 28, 28)

@@ -28,7 +28,7 @@ def test_auto_picks_the_gpu_and_bf16(tmp_path, fake_data, capsys, model):
 def test_batches_travel_as_uint8_and_are_transformed_on_the_device(fake_data):
     data = FashionMNISTDataModule(data_dir=str(fake_data), download=False, batch_size=64)
     data.setup()
-    images, labels = next(iter(data.train_dataloader()))
+    images, labels = next(iter(data.train_dataloader())).batches[0]
     assert images.dtype == torch.uint8  # what crosses to the device is one byte a pixel
 
     class Loop:
@@ -52,3 +52,32 @@ def test_splits_live_on_the_gpu_and_batches_are_sliced_there(fake_data):
     batch = next(iter(loader))
     assert all(t.is_cuda for t in batch)
     assert data.transfer_batch_to_device(batch, torch.device("cuda", 0), 0) is batch
+
+
+@pytest.mark.parametrize("model", ["ann", "cnn"])
+def test_full_batches_replay_as_cuda_graphs_and_train_as_eager_does(tmp_path, fake_data, monkeypatch, model):
+    from pixelsense import graphs
+
+    replays = []
+    replay = graphs.GraphedStep.__call__
+    monkeypatch.setattr(
+        graphs.GraphedStep, "__call__", lambda self, x, y: replays.append(len(x)) or replay(self, x, y)
+    )
+
+    def weights(*extra: str) -> dict[str, torch.Tensor]:
+        folder = tmp_path / "-".join([model, *extra])
+        # No dropout, no augmentation, float32: nothing random, so graphs and eager must agree.
+        code = fit_main(
+            ["--model", model, "--epochs", "2", "--batch-size", "64", "--dropout", "0", "--no-flip",
+             "--translate", "0", "--precision", "32-true", "--no-export", "--data-dir", str(fake_data),
+             "--no-download", "--checkpoint-dir", str(folder), "--logdir", str(tmp_path / "runs"), *extra]
+        )  # fmt: skip
+        assert code == 0
+        return torch.load(folder / "last.ckpt", weights_only=True)["state_dict"]
+
+    graphed = weights()
+    assert replays == [64] * 8  # 300 images: 4 full batches an epoch replayed, the last 44 run eager
+    eager = weights("--no-cuda-graphs")
+    assert len(replays) == 8
+    for name, value in eager.items():
+        torch.testing.assert_close(graphed[name], value, rtol=1e-3, atol=1e-4, msg=name)

@@ -132,7 +132,13 @@ def test_why_runs_are_the_current_recipes_each_changed_by_its_experiment_only():
 
 def test_readme_speed_tables_are_the_saved_bench_outputs():
     readme = (ROOT / "README.md").read_text()
-    for name in ("bench_train.txt", "bench_data.txt", "before_after.txt", "bench_predict.txt", "gpu_h100.txt"):
+    for name in (
+        "bench_train.txt",
+        "bench_data.txt",
+        "before_after.txt",
+        "bench_predict.txt",
+        "gpu_h100.txt",
+    ):
         saved = (ROOT / "checkpoints" / "speed" / name).read_text().strip().splitlines()
         assert saved and all(line in readme for line in saved), name
 

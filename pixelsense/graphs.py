@@ -48,12 +48,14 @@ class GraphedStep:
         dtype = AUTOCAST[precision]
         # Recording runs a few real forward passes first, which would move BatchNorm's running statistics.
         buffers = [(b, b.clone()) for b in net.buffers()]
-        # make_graphed_callables refuses autocast's weight cache, which Lightning's autocast keeps.
+        # make_graphed_callables refuses autocast's weight cache (Lightning's own autocast has it off).
         autocast = torch.autocast(
             "cuda", dtype or torch.float32, enabled=dtype is not None, cache_enabled=False
         )
         with autocast:
-            self._graphed = torch.cuda.make_graphed_callables(_Step(net, loss, transform), (images, labels))
+            # Copies: the samples become the graph's input buffers, which every replay overwrites.
+            samples = (images.clone(), labels.clone())
+            self._graphed = torch.cuda.make_graphed_callables(_Step(net, loss, transform), samples)
         with torch.no_grad():
             for buffer, before in buffers:
                 buffer.copy_(before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytorch_lightning as pl
@@ -82,14 +83,14 @@ def optimizer_and_schedule(
 
 
 class Classifier(pl.LightningModule):
-    cuda_graphs = True  # replay the training forward and backward as CUDA graphs where they run (graphs.py)
-
     """Cross-entropy classifier for Fashion-MNIST; ``arch`` picks the ANN or the CNN.
 
     The hot loop does what the result needs and no more: a training step updates the loss and accuracy on
     the device and logs the loss every ``log_every_n_steps``; precision, recall and F1 are validation and
     test numbers; every epoch value is computed once, at the end of its epoch.
     """
+
+    cuda_graphs = True  # replay the training forward and backward as CUDA graphs where they run (graphs.py)
 
     def __init__(
         self,
@@ -174,6 +175,21 @@ class Classifier(pl.LightningModule):
 
     def on_train_start(self) -> None:
         self.__dict__["_graph"] = None  # recorded anew for each fit: it holds the parameters' memory
+
+    def on_train_end(self) -> None:
+        self.__dict__["_graph"] = None  # its memory pool and static tensors go with it
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint written before training_step took several optimizer steps counted them in
+        Lightning's automatic-optimization progress; carry that count over, so a resumed run's global_step
+        (TensorBoard's x axis) goes on from it instead of from 0. Lightning calls this before it restores
+        the loops."""
+        loop = checkpoint.get("loops", {}).get("fit_loop", {})
+        manual = loop.get("epoch_loop.manual_optimization.optim_step_progress")
+        automatic = loop.get("epoch_loop.automatic_optimization.optim_progress", {}).get("optimizer", {})
+        steps = automatic.get("step")
+        if manual and steps and manual["total"]["completed"] == 0 and steps["total"]["completed"] > 0:
+            loop["epoch_loop.manual_optimization.optim_step_progress"] = copy.deepcopy(steps)
 
     def on_train_epoch_start(self) -> None:
         self.train_sums = torch.zeros(3, device=self.device)

@@ -1,6 +1,6 @@
 """fit.py's own entry point, SIGKILLed at a chosen moment, as a crash or the kernel's OOM killer would do it.
 
-python tests/killed_fit.py step EPOCH BATCH SIGNAL FIT_ARGS...   # SIGKILL (or SIGTERM, SIGINT) after that step
+python tests/killed_fit.py step EPOCH N SIGNAL FIT_ARGS...   # SIGKILL (SIGTERM, SIGINT) after N steps of EPOCH
 python tests/killed_fit.py write N FIT_ARGS...            # killed half-way through writing checkpoint N
 python tests/killed_fit.py test FIT_ARGS...               # SIGKILLed as the training ends, before the test
 python tests/killed_fit.py run FIT_ARGS...                # not killed at all (for runs as another user)
@@ -26,11 +26,15 @@ def die(signum: int = signal.SIGKILL) -> None:
 
 
 class KillAfterStep(Callback):
-    def __init__(self, epoch: int, batch: int, signum: int) -> None:
-        self.epoch, self.batch, self.signum = epoch, batch, signum
+    """Killed once ``steps`` optimizer steps of ``epoch`` are done, as the next one is about to update the
+    weights: mid-way through a Lightning training step, which takes several (data.STEPS_PER_CALL)."""
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+    def __init__(self, epoch: int, steps: int, signum: int) -> None:
+        self.epoch, self.steps, self.signum = epoch, steps, signum
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        done = trainer.global_step - trainer.current_epoch * trainer.train_dataloader.steps
+        if trainer.current_epoch == self.epoch and done == self.steps:
             die(self.signum)
 
 

@@ -3,6 +3,7 @@ metrics.json, TensorBoard, --config, --resume and the clear errors."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -248,3 +249,20 @@ def test_a_configuration_names_the_command_that_reruns_it():
     command = given.command_line()
     assert command.startswith("python scripts/fit.py --model ann ") and "--no-flip" in command
     assert parse_config(shlex.split(command)[2:]) == given.resolved()
+
+
+def test_resume_from_a_checkpoint_that_counted_steps_the_automatic_way(tmp_path, fake_data):
+    # Checkpoints written before training_step took several optimizer steps kept the count in Lightning's
+    # automatic-optimization progress, and none in the manual one.
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
+    last = tmp_path / "ck" / "last.ckpt"
+    state = torch.load(last, weights_only=True)
+    loop = state["loops"]["fit_loop"]
+    manual = loop["epoch_loop.manual_optimization.optim_step_progress"]
+    steps = manual["total"]["completed"]
+    loop["epoch_loop.automatic_optimization.optim_progress"]["optimizer"]["step"] = copy.deepcopy(manual)
+    for part in ("total", "current"):
+        manual[part] = {"ready": 0, "completed": 0}
+    torch.save(state, last)
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--resume") == 0
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * steps

@@ -25,8 +25,8 @@ KILLED = -signal.SIGKILL
 
 
 def args(data: Path, out: Path) -> list[str]:
-    # 300 training images in batches of 64: 5 steps an epoch, all in one Lightning step (STEPS_PER_CALL);
-    # dropout and flips make every draw count.
+    # 300 training images in batches of 64: 5 steps an epoch (one Lightning step: STEPS_PER_CALL); dropout
+    # and flips make every draw count.
     return ["--model", "ann", "--hidden", "32", "--epochs", "3", "--batch-size", "64", "--dropout", "0.3",
             "--data-dir", str(data), "--no-download", "--accelerator", "cpu", "--no-export",
             "--checkpoint-dir", str(out / "ck"), "--logdir", str(out / "runs")]  # fmt: skip
@@ -83,7 +83,7 @@ def resumed(data: Path, out: Path) -> None:
 
 def test_sigkill_mid_epoch_then_resume_is_the_uninterrupted_run(tmp_path, fake, reference):
     out = tmp_path / "killed"
-    crash = killed_fit("step", "1", "0", "KILL", *args(fake, out))  # epoch 2 trained, not yet validated
+    crash = killed_fit("step", "1", "3", "KILL", *args(fake, out))  # after step 3 of 5 of epoch 2
     assert crash.returncode == KILLED, crash.stderr[-2000:]
     assert not (out / "ck" / "metrics.json").exists()
     saved = torch.load(out / "ck" / "last.ckpt", map_location="cpu", weights_only=True)
@@ -125,7 +125,7 @@ def test_sigkill_after_the_last_epoch_then_resume_writes_the_report(tmp_path, fa
 @pytest.mark.parametrize("name", ["TERM", "INT"])
 def test_sigterm_or_ctrl_c_is_one_line_exit_130_and_resumes_exactly(tmp_path, fake, reference, name):
     out = tmp_path / "stopped"
-    stop = killed_fit("step", "1", "0", name, *args(fake, out))
+    stop = killed_fit("step", "1", "3", name, *args(fake, out))
     assert stop.returncode == 130 and "Traceback" not in stop.stderr, stop.stderr[-2000:]
     last = out / "ck" / "last.ckpt"
     assert stop.stderr.strip().splitlines()[-1] == (

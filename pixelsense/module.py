@@ -263,7 +263,7 @@ class Classifier(pl.LightningModule):
         for metric in metrics:
             metric.reset()
         shown = {f"{stage}/loss", f"{stage}/acc"}  # on the progress bar; precision, recall, F1 only logged
-        # For the callbacks (the checkpoint's monitor), the bar and trainer.callback_metrics; _write logs them.
+        # For the callbacks (the checkpoint's monitor), the bar, trainer.callback_metrics; _write logs them.
         self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=False)
         self.log_dict({k: v for k, v in values.items() if k not in shown}, logger=False)
         self._write({**values, "epoch": self.current_epoch})

@@ -92,19 +92,16 @@ class EpochOrder:
 
 
 class Steps:
-    """Consecutive training batches for one Lightning training step, one optimizer step each. A batch
-    becomes a network input (normalised, augmented) only when its turn comes, so the augmentation's random
-    draws interleave with the network's (dropout) exactly as they do with one batch a step."""
+    """Consecutive training batches (uint8 images, labels) for one Lightning training step, one optimizer
+    step each, and the ``transform`` that makes a batch a network input. The module applies it to a batch
+    only when that batch's turn comes, so the augmentation's random draws interleave with the network's
+    (dropout) exactly as they do with one batch a step."""
 
     def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]], transform=None) -> None:
         self.batches, self.transform = batches, transform
 
     def __len__(self) -> int:
         return len(self.batches)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for images, labels in self.batches:
-            yield (images if self.transform is None else self.transform(images)), labels
 
 
 class Batches:
@@ -267,7 +264,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if isinstance(batch, torch.Tensor):
             return batch  # the model summary's example_input_array: already a model input
-        if isinstance(batch, Steps):  # training: each batch made an input when the step reaches it
+        if isinstance(batch, Steps):  # training: the module makes each batch an input when it reaches it
             training = self.trainer is not None and self.trainer.training
             return Steps(batch.batches, lambda images: self.model_input(images, augment=training))
         images, labels = batch

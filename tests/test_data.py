@@ -153,7 +153,7 @@ def test_batches_are_born_on_their_device_and_cross_lightning_untouched(fake_dat
     assert [image_ids(x) for x, _ in loader] != [image_ids(x) for x, _ in batches]
 
 
-def test_training_batches_come_in_groups_each_made_an_input_when_reached(fake_data):
+def test_training_batches_come_in_groups_of_steps_with_their_transform(fake_data):
     dm = make(fake_data, batch_size=16)  # 300 training images: 19 batches, in groups of STEPS_PER_CALL
     loader = dm.train_dataloader()
     groups = list(loader)
@@ -166,18 +166,11 @@ def test_training_batches_come_in_groups_each_made_an_input_when_reached(fake_da
         world_size, global_rank, training = 1, 0, True
 
     dm.trainer = Trainer()
-    steps = dm.on_after_batch_transfer(groups[0], 0)
     assert dm.transfer_batch_to_device(groups[0], torch.device("cpu"), 0) is groups[0]
-
-    def inputs(batches) -> list[torch.Tensor]:  # each batch, then a draw of the network's own (dropout)
-        torch.manual_seed(0)
-        made = []
-        for x in batches:
-            made.append(x)
-            torch.rand(1)
-        return made
-
-    lazy = inputs(x for x, _ in steps)
-    one_a_step = inputs(dm.model_input(images, augment=True) for images, _ in groups[0].batches)
-    assert all(torch.equal(a, b) for a, b in zip(lazy, one_a_step, strict=True))
-    assert lazy[0].dtype == torch.float32 and lazy[0].shape == (16, 1, 28, 28)
+    steps = dm.on_after_batch_transfer(groups[0], 0)
+    images = steps.batches[0][0]
+    assert images.dtype == torch.uint8  # made an input only when the module reaches it
+    torch.manual_seed(0)
+    made = steps.transform(images)
+    torch.manual_seed(0)
+    assert torch.equal(made, dm.model_input(images, augment=True)) and made.shape == (16, 1, 28, 28)

@@ -224,7 +224,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
             test = FashionMNIST(root, train=False)
             self.test_set = TensorImages(test.data, test.targets)
 
-    def _loader(self, split: TensorImages | None, shuffle: bool) -> Batches:
+    def _loader(self, split: TensorImages | None, shuffle: bool, kind: type[Batches] = Batches) -> Batches:
         """Batches of ``split`` from its copy on the Trainer's device. Under DDP each rank
         reads its own shard; evaluation shards are not padded, so every image is counted exactly once."""
         if split is None:
@@ -233,18 +233,17 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         strategy = getattr(trainer, "strategy", None)
         device = strategy.root_device if strategy is not None else torch.device("cpu")
-        return self.batches(split, shuffle, device, rank, world)
+        return self.batches(split, shuffle, device, rank, world, kind)
 
     def batches(self, split: TensorImages, shuffle: bool, device: torch.device, rank: int = 0,
-                world: int = 1) -> Batches:  # fmt: skip
+                world: int = 1, kind: type[Batches] = Batches) -> Batches:  # fmt: skip
         """The batches of ``split`` (one of this module's sets) for ``rank`` of ``world``, on ``device``."""
         order = EpochOrder(len(split), shuffle, self.hparams.seed, rank, world)
         size = self.hparams.batch_size if shuffle else self.hparams.eval_batch_size
-        return Batches(split.to(device), size, order)
+        return kind(split.to(device), size, order)
 
     def train_dataloader(self) -> TrainingBatches:
-        loader = self._loader(self.train_set, shuffle=True)
-        return TrainingBatches(loader.split, loader.batch_size, loader.sampler)
+        return self._loader(self.train_set, shuffle=True, kind=TrainingBatches)
 
     def val_dataloader(self) -> Batches:
         return self._loader(self.val_set, shuffle=False)
@@ -264,11 +263,10 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if isinstance(batch, torch.Tensor):
             return batch  # the model summary's example_input_array: already a model input
+        training = self.trainer is not None and self.trainer.training
         if isinstance(batch, Steps):  # training: the module makes each batch an input when it reaches it
-            training = self.trainer is not None and self.trainer.training
             return Steps(batch.batches, lambda images: self.model_input(images, augment=training))
         images, labels = batch
-        training = self.trainer is not None and self.trainer.training
         return self.model_input(images, augment=training), labels
 
     def model_input(self, images: torch.Tensor, augment: bool) -> torch.Tensor:

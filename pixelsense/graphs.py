@@ -1,7 +1,8 @@
 """A training batch's forward and backward replayed as CUDA graphs.
 
-A Fashion-MNIST step launches about a hundred small kernels; on a GPU, launching them from Python takes
-longer than running them (a CNN step of 512 images: about 4 ms of launches for about 1 ms of GPU work). A
+A Fashion-MNIST step runs about a hundred small operations (a torch.profiler count of one bare-loop step on
+the CPU: 115 for the CNN, 56 for the ANN); on a GPU, launching them from Python takes longer than running
+them (an eager CNN step of 512 images on an H100: about 4 ms, with the GPU about 20 % busy). A
 CUDA graph records the launches once and replays them in one call. ``torch.cuda.make_graphed_callables``
 graphs the forward (input transform, network, loss) and the backward of a module; the optimizer step and
 everything else stay eager.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -282,9 +283,12 @@ def test_steps_per_call_changes_nothing_but_speed(tmp_path, fake_data, monkeypat
         assert code == 0
         state = torch.load(tmp_path / folder / "last.ckpt", weights_only=True)
         assert state["global_step"] == 38  # optimizer steps, however they are grouped
+        calls.append(state["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["completed"])
         return state["state_dict"]
 
+    calls: list[int] = []  # Lightning training steps
     grouped = weights("grouped")
     monkeypatch.setattr(data, "STEPS_PER_CALL", 1)
     one = weights("one")
+    assert calls == [2 * math.ceil(19 / 8), 38]  # the grouping did change
     assert all(torch.equal(grouped[k], one[k]) for k in one)

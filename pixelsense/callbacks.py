@@ -1,19 +1,17 @@
-"""What fit.py adds to Lightning's Trainer: its callbacks, its profiler and its checkpoint writer."""
+"""What fit.py adds to Lightning's Trainer: its callbacks and its profiler (its checkpoint writer is in
+checkpoint_io.py)."""
 
 from __future__ import annotations
 
-import io
 import time
 from contextlib import nullcontext
 from typing import Any
 
 import torch
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.profilers import PassThroughProfiler
 
 from pixelsense.data import seed_of
-from pixelsense.files import atomic_path
 
 REFRESH_SECONDS = 0.5  # the progress bar redraws at most this often
 
@@ -114,15 +112,3 @@ class Stopwatch(Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.before = float(state_dict["seconds"])
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, made whole-or-nothing: each checkpoint goes to a temporary file beside
-    its target and is renamed over it once complete, so a kill or a full disk mid-write never leaves a
-    truncated file under a real name; ``last.ckpt`` always loads."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
-        buffer = io.BytesIO()  # serialised first: a full disk is then an OSError naming ``path``
-        torch.save(checkpoint, buffer)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(buffer.getbuffer())

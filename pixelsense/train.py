@@ -17,7 +17,6 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from pixelsense.callbacks import (
-    AtomicCheckpointIO,
     Checkpoint,
     EpochSeed,
     ProgressBar,
@@ -25,6 +24,7 @@ from pixelsense.callbacks import (
     RunConfig,
     Stopwatch,
 )
+from pixelsense.checkpoint_io import CheckpointWriter
 from pixelsense.checks import option
 from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig, shown
 from pixelsense.constants import CLASSES
@@ -167,7 +167,7 @@ def make_trainer(
         trainer = pl.Trainer(
             accelerator=accelerator, devices=cfg.devices, strategy=cfg.strategy, num_nodes=cfg.num_nodes,
             precision=precision, max_epochs=cfg.epochs, logger=logger, fast_dev_run=cfg.fast_dev_run,
-            callbacks=callbacks, plugins=[AtomicCheckpointIO()],
+            callbacks=callbacks, plugins=[CheckpointWriter()],
             log_every_n_steps=LOG_EVERY, profiler=QuietProfiler(),
             benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets

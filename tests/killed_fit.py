@@ -27,7 +27,10 @@ def die(signum: int = signal.SIGKILL) -> None:
 
 class KillAfterStep(Callback):
     """Killed once ``steps`` optimizer steps of ``epoch`` are done, as the next one is about to update the
-    weights: mid-way through a Lightning training step, which takes several (data.STEPS_PER_CALL)."""
+    weights: mid-way through a Lightning training step, which takes several (data.STEPS_PER_CALL). A SIGKILL
+    waits until the checkpoints of the epochs before are on disk (checkpoint_io writes them beside the
+    training, in milliseconds; a kill in those is the ``write`` mode's); SIGTERM and SIGINT do not: the fit's
+    teardown must wait for them."""
 
     def __init__(self, epoch: int, steps: int, signum: int) -> None:
         self.epoch, self.steps, self.signum = epoch, steps, signum
@@ -35,6 +38,8 @@ class KillAfterStep(Callback):
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
         done = trainer.global_step - trainer.current_epoch * trainer.train_dataloader.steps
         if trainer.current_epoch == self.epoch and done == self.steps:
+            if self.signum == signal.SIGKILL:
+                trainer.strategy.checkpoint_io.wait()
             die(self.signum)
 
 

@@ -1,0 +1,118 @@
+"""pixelsense.checkpoint_io: checkpoints written beside the training, whole, in order, never at the cost of
+the file they replace."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+
+from pixelsense.checkpoint_io import CheckpointWriter, snapshot
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture
+def hold():
+    """``hold(writer)`` keeps the writer's thread busy until the returned event is set (the jobs queued
+    meanwhile wait); every hold is let go when the test ends, passed or failed."""
+    events: list[threading.Event] = []
+
+    def held(writer: CheckpointWriter) -> threading.Event:
+        events.append(threading.Event())
+        writer._queue(events[-1].wait)
+        return events[-1]
+
+    yield held
+    for event in events:
+        event.set()
+
+
+def test_a_checkpoint_is_what_the_weights_were_when_it_was_saved(tmp_path, hold):
+    writer, weights = CheckpointWriter(), torch.zeros(3)
+    go = hold(writer)
+    writer.save_checkpoint({"state_dict": {"w": weights}}, tmp_path / "a.ckpt")
+    weights += 1  # the training goes on before the write
+    assert not (tmp_path / "a.ckpt").exists()  # proof that the write had not happened yet
+    go.set()
+    writer.teardown()
+    assert _load(tmp_path / "a.ckpt")["state_dict"]["w"].tolist() == [0, 0, 0]
+
+
+def test_the_old_best_goes_only_once_the_new_one_is_whole_on_disk(tmp_path, hold):
+    old, new = tmp_path / "best-epoch00.ckpt", tmp_path / "best-epoch01.ckpt"
+    writer = CheckpointWriter()
+    writer.save_checkpoint({"epoch": 0}, old)
+    writer.wait()
+    go = hold(writer)
+    writer.save_checkpoint({"epoch": 1}, new)
+    writer.remove_checkpoint(old)  # as ModelCheckpoint does right after saving the better one
+    assert old.exists() and not new.exists()  # a kill now would leave the old best
+    go.set()
+    writer.wait()
+    assert not old.exists() and _load(new)["epoch"] == 1
+
+
+def test_a_failed_write_keeps_the_old_best_and_is_raised_once_in_the_callers_thread(tmp_path, monkeypatch):
+    old, new = tmp_path / "best-epoch00.ckpt", tmp_path / "best-epoch01.ckpt"
+    writer = CheckpointWriter()
+    writer.save_checkpoint({"epoch": 0}, old)
+    writer.wait()
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    writer.save_checkpoint({"epoch": 1}, new)
+    writer.remove_checkpoint(old)
+    writer.save_checkpoint({"epoch": 1}, tmp_path / "last.ckpt")
+    writer.wait()
+    assert old.exists() and _load(old)["epoch"] == 0  # kept: its replacement never came
+    assert sorted(p.name for p in tmp_path.iterdir()) == [old.name]  # and no partial files
+    with pytest.raises(OSError) as caught:
+        writer.save_checkpoint({"epoch": 2}, tmp_path / "last.ckpt")  # the next checkpoint says so
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(new)  # the real name
+    writer.teardown()  # already raised: not again
+    monkeypatch.undo()
+    writer.save_checkpoint({"epoch": 3}, new)  # a new fit writes afresh
+    writer.teardown()
+    assert _load(new)["epoch"] == 3
+
+
+def test_a_failure_not_raised_yet_comes_out_of_teardown_once(tmp_path):
+    (tmp_path / "a-file").write_text("in the way")
+    writer = CheckpointWriter()
+    writer.save_checkpoint({"epoch": 0}, tmp_path / "a-file" / "x.ckpt")  # its folder would be a file
+    with pytest.raises(OSError):
+        writer.teardown()
+    writer.teardown()  # raised once
+
+
+def test_a_load_waits_for_the_writes_queued_before_it(tmp_path, hold):
+    writer = CheckpointWriter()
+    go = hold(writer)
+    writer.save_checkpoint({"epoch": 7}, tmp_path / "last.ckpt")
+    threading.Timer(0.2, go.set).start()
+    assert writer.load_checkpoint(tmp_path / "last.ckpt")["epoch"] == 7
+    writer.teardown()
+
+
+def test_a_snapshot_copies_every_tensor_and_keeps_a_state_dicts_metadata():
+    net = torch.nn.BatchNorm1d(3)
+    state = net.state_dict()
+    checkpoint = {"state_dict": state, "optimizer_states": [{"state": {0: {"step": torch.tensor(5.0)}}}],
+                  "pair": (torch.ones(1), 2), "name": "x"}  # fmt: skip
+    copied = snapshot(checkpoint)
+    assert type(copied["state_dict"]) is OrderedDict and copied["state_dict"]._metadata == state._metadata
+    for original, copy in [(state["weight"], copied["state_dict"]["weight"]),
+                           (checkpoint["optimizer_states"][0]["state"][0]["step"],
+                            copied["optimizer_states"][0]["state"][0]["step"]),
+                           (checkpoint["pair"][0], copied["pair"][0])]:  # fmt: skip
+        assert torch.equal(original, copy) and original.data_ptr() != copy.data_ptr()
+    assert copied["pair"][1] == 2 and copied["name"] == "x"

@@ -7,6 +7,7 @@ import math
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
@@ -261,20 +262,28 @@ class Classifier(pl.LightningModule):
             log_figure(self.logger, "test/misclassified", picture, step)
 
     def _log_epoch(self, stage: str) -> None:
-        """An evaluation stage's epoch values, computed once (torchmetrics merges DDP ranks), then reset."""
+        """An evaluation stage's epoch values, computed once (torchmetrics merges DDP ranks), then reset.
+
+        Validation inside fit: the loss and accuracy go to Lightning for the bar, the checkpoint's monitor
+        (val/acc) and ``trainer.callback_metrics``, but not to its logger; every value reaches the logger
+        through ``_write``, at the optimizer step. Lightning registers each logged key anew at every
+        evaluation run (about 1 ms a key on a 2-core CPU), which precision, recall and F1 are spared there.
+        ``trainer.test()`` and ``trainer.validate()``: every value goes through Lightning, which logs it and
+        returns it, as a Lightning user expects; a logged ``step`` puts it at the optimizer step too.
+        """
         metrics = [getattr(self, f"{stage}_{name}") for name in ("loss", "acc", "scores")]
         values = {f"{stage}/loss": metrics[0].compute(), f"{stage}/acc": metrics[1].compute()}
         values.update(metrics[2].compute())
         for metric in metrics:
             metric.reset()
+        fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
         shown = {f"{stage}/loss", f"{stage}/acc"}  # on the progress bar; precision, recall, F1 only logged
-        # self.log: for the bar, the checkpoint's monitor (val/acc) and trainer.callback_metrics, where fit.py
-        # reads the test scores. Each key costs about 1 ms an epoch (Lightning registers it anew), so
-        # validation's precision, recall and F1 go only to the logger, through _write like the rest.
-        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=False)
-        if stage == "test":
-            self.log_dict({k: v for k, v in values.items() if k not in shown}, logger=False)
-        self._write({**values, "epoch": self.current_epoch})
+        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=not fitting)
+        if fitting:
+            self._write({**values, "epoch": self.current_epoch})
+            return
+        rest = {k: v for k, v in values.items() if k not in shown}
+        self.log_dict({**rest, "epoch": float(self.current_epoch), "step": float(self.global_step)})
 
     def _last_epoch(self) -> bool:
         """Whether this is the run's final epoch (its figures are drawn once, at the end: a figure costs

@@ -27,6 +27,18 @@ def test_train_bench_times_both_models_against_the_bare_loop(fake_data, capsys):
     assert [row[0] for row in rows] == ["ann", "cnn"]
     assert all(float(row[3]) > 0 and float(row[4]) > 0 for row in rows)
     assert out[-1] == "lightning_overhead=" + max((row[5] for row in rows), key=float)  # the worse model
+    phases = {}  # (model, side) -> the phases' milliseconds: training, validation, the epoch's end
+    for line in out:
+        if found := re.fullmatch(r"(ann|cnn) +(fit\.py|bare loop) +(.*)", line):
+            phases[found[1], found[2]] = found[3].split()
+    assert sorted(phases) == [(m, side) for m in ("ann", "cnn") for side in ("bare loop", "fit.py")]
+    for (model, side), cells in phases.items():
+        assert len(cells) == 3 and float(cells[0]) > 0 and float(cells[1]) > 0
+        fit = side == "fit.py"
+        assert float(cells[2]) > 0 if fit else cells[2] == "-"  # only fit.py has checkpoints to write
+        # At one round, each side's s/epoch is its one counted epoch: the phases add up to it.
+        total = next(float(row[3] if fit else row[4]) for row in rows if row[0] == model)
+        assert sum(float(c) for c in cells if c != "-") / 1000 == pytest.approx(total, rel=0.01, abs=2e-3)
 
 
 def test_data_bench_times_the_datamodule_against_torchvision(fake_data, capsys):

@@ -106,6 +106,36 @@ def _scalars(folder: Path, tag: str) -> list[float]:
     return values
 
 
+def _steps(folder: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    return [
+        event.step
+        for path in folder.glob("events.out.tfevents.*")
+        for event in EventFileLoader(str(path)).Load()
+        if any(value.tag == tag for value in event.summary.value)
+    ]
+
+
+def test_lightning_users_get_the_epoch_values_back_from_validate_and_test(tmp_path, fake_data):
+    """Lightning called directly, as a user of the LightningModule would: trainer.validate() and trainer.test()
+    return every epoch value, and the logger has them at the optimizer step, the training curves' x axis."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    model, logger = Classifier("ann", hidden=(32,)), TensorBoardLogger(tmp_path / "runs", name="ann")
+    data = FashionMNISTDataModule(data_dir=str(fake_data), download=False, batch_size=64)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=logger, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(model, datamodule=data)
+    for stage, evaluate in (("val", trainer.validate), ("test", trainer.test)):
+        (results,) = evaluate(model, datamodule=data, verbose=False)
+        assert {f"{stage}/{name}" for name in ("loss", "acc", "precision", "recall", "f1")} <= set(results)
+        assert 0 <= results[f"{stage}/acc"] <= 1
+    assert trainer.global_step > 1 and _steps(Path(logger.log_dir), "test/acc") == [trainer.global_step]
+    assert _steps(Path(logger.log_dir), "val/f1") == [trainer.global_step] * 2  # the fit's, validate()'s
+
+
 def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_data):
     # 300 training images in batches of 16 and 2 epochs: 38 steps, enough for per-step logging.
     assert run(tmp_path, fake_data, "--model", "cnn", "--epochs", "2", "--batch-size", "16") == 0

@@ -81,3 +81,16 @@ def test_full_batches_replay_as_cuda_graphs_and_train_as_eager_does(tmp_path, fa
     assert len(replays) == 8
     for name, value in eager.items():
         torch.testing.assert_close(graphed[name], value, rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_checkpoints_of_gpu_tensors_hold_the_values_they_had_when_saved(tmp_path):
+    from pixelsense.checkpoint_io import CheckpointWriter
+
+    writer, weights = CheckpointWriter(), torch.zeros(100_000, device="cuda")
+    for step in range(20):
+        writer.save_checkpoint({"state_dict": {"w": weights}, "step": step}, tmp_path / f"{step}.ckpt")
+        weights += 1  # queued on the device right behind the snapshot, while the thread writes
+    writer.teardown()
+    for step in range(20):
+        saved = torch.load(tmp_path / f"{step}.ckpt", map_location="cpu", weights_only=True)
+        assert saved["step"] == step and saved["state_dict"]["w"].eq(step).all()

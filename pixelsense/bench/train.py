@@ -20,26 +20,50 @@ from pixelsense.config import parse_config
 from pixelsense.train import build, hardware, make_trainer
 
 WARMUP = 1  # epochs of each side not counted
+PHASES = ("training", "validation", "epoch end")
 
 
 class Alternate(pl.Callback):
     """Times each Lightning epoch (training, validation, checkpoints, logging: everything up to the next
-    epoch) and, before it, one epoch of the bare loop."""
+    epoch) and, before it, one epoch of the bare loop; both split into their phases: training, validation
+    and, for fit.py, the epoch's end (the checkpoints and the epoch's logging, after validation)."""
 
     def __init__(self, bare: BareLoop, device: torch.device) -> None:
         self.bare, self.device = bare, device
         self.times: dict[str, list[float]] = {"pixelsense": [], "bare": []}
+        self.phases: dict[str, dict[str, list[float]]] = {
+            "pixelsense": {phase: [] for phase in PHASES}, "bare": {phase: [] for phase in PHASES[:2]},
+        }  # fmt: skip
         self._start: float | None = None
+        self._mark = 0.0
+
+    def _phase(self, name: str) -> None:
+        """The phase ``name`` of fit.py's epoch ends now."""
+        sync(self.device)
+        now = time.perf_counter()
+        self.phases["pixelsense"][name].append(now - self._mark)
+        self._mark = now
 
     def _stop(self) -> None:
         if self._start is not None:
-            sync(self.device)
-            self.times["pixelsense"].append(time.perf_counter() - self._start)
+            self._phase("epoch end")
+            self.times["pixelsense"].append(self._mark - self._start)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._stop()
-        self.times["bare"].append(seconds(self.bare.epoch, self.device))
-        self._start = time.perf_counter()
+        train, val = seconds(self.bare.train_epoch, self.device), seconds(self.bare.validate, self.device)
+        self.phases["bare"]["training"].append(train)
+        self.phases["bare"]["validation"].append(val)
+        self.times["bare"].append(train + val)
+        self._start = self._mark = time.perf_counter()
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._phase("training")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._phase("validation")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._stop()
@@ -66,9 +90,12 @@ def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
         trainer, _ = make_trainer(cfg, logger, extra=[clock])
         trainer.fit(module, datamodule=data)
     median = {side: statistics.median(t[WARMUP:]) for side, t in clock.times.items()}
+    phases = {side: {name: statistics.median(t[WARMUP:]) for name, t in parts.items()}
+              for side, parts in clock.phases.items()}  # fmt: skip
     return {
         "model": model, "recipe": cfg.recipe, "batch_size": cfg.batch_size, "device": device_name(device),
         "precision": precision, "rounds": rounds, **median, "ratio": median["pixelsense"] / median["bare"],
+        "phases": phases,
     }  # fmt: skip
 
 
@@ -80,4 +107,15 @@ def table(results: list[dict]) -> str:
         f"{r['ratio']:>6.2f}"
         for r in results
     ]
+    return "\n".join(lines)
+
+
+def phase_table(results: list[dict]) -> str:
+    """Where each side's epoch goes: the median milliseconds of each phase."""
+    lines = [f"{'model':<6} {'side':<10} " + " ".join(f"{name + ' ms':>14}" for name in PHASES)]
+    for r in results:
+        for side, label in (("pixelsense", "fit.py"), ("bare", "bare loop")):
+            cells = [r["phases"][side].get(name) for name in PHASES]
+            shown = " ".join(f"{1000 * c:>14.1f}" if c is not None else f"{'-':>14}" for c in cells)
+            lines.append(f"{r['model']:<6} {label:<10} {shown}")
     return "\n".join(lines)

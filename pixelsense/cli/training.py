@@ -172,7 +172,8 @@ def _run_bench(args: argparse.Namespace) -> list[str]:
         worst = max(r["ratio"] for r in results)
         return [f"one training epoch (train + validation), median of {args.rounds} alternating rounds after "
                 f"1 warm-up, on {first['device']}, precision {first['precision']}", train.table(results),
-                f"lightning_overhead={worst:.2f}"]  # fmt: skip
+                "where an epoch's time goes (median of each phase; fit.py's epoch end: checkpoints, logging)",
+                train.phase_table(results), f"lightning_overhead={worst:.2f}"]  # fmt: skip
     if args.bench == "data":
         from pixelsense.bench import data
 

@@ -11,6 +11,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.profilers import PassThroughProfiler
 
+from pixelsense.checkpoint_io import in_background, wait_for_writes
 from pixelsense.data import seed_of
 
 REFRESH_SECONDS = 0.5  # the progress bar redraws at most this often
@@ -37,10 +38,13 @@ class ProgressBar(TQDMProgressBar):
 
 
 class Checkpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint, with its state key worked out once.
+    """Lightning's ModelCheckpoint, with its files written beside the training and its state key worked
+    out once.
 
-    Lightning names the callback in every hook call it makes (about 8 a training step), and this key is
-    rebuilt from a repr of the callback's settings each time, which never change after construction.
+    Its saves and removals go through the writer's thread (``checkpoint_io.in_background``), in order; a
+    file-name check first waits for the writes queued (so a name still being written counts as taken).
+    Lightning names the callback in every hook call it makes (about 8 a training step), and the state key
+    is rebuilt from a repr of the callback's settings each time, which never change after construction.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -50,6 +54,18 @@ class Checkpoint(ModelCheckpoint):
     @property
     def state_key(self) -> str:
         return self._state_key
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        with in_background():
+            super()._save_checkpoint(trainer, filepath)
+
+    def _remove_checkpoint(self, trainer, filepath: str) -> None:
+        with in_background():
+            super()._remove_checkpoint(trainer, filepath)
+
+    def file_exists(self, filepath, trainer) -> bool:
+        wait_for_writes(trainer)
+        return super().file_exists(filepath, trainer)
 
 
 class QuietProfiler(PassThroughProfiler):

@@ -18,6 +18,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from pixelsense.checkpoint_io import wait_for_writes
 from pixelsense.config import RECIPES
 from pixelsense.constants import ARCHS, IMAGE_SIZE, MEAN, NUM_CLASSES, SCHEDULES, STD
 from pixelsense.data import Steps
@@ -167,6 +168,7 @@ class Classifier(pl.LightningModule):
         (``graphs.GraphedStep``: the input transform, network and loss in one replay), else eager."""
         graph, precision = self.__dict__.get("_graph"), self.trainer.precision
         if graph is None and self.cuda_graphs and can_graph(images, precision, self.trainer.world_size):
+            wait_for_writes(self.trainer)  # recording fails if another thread copies from the GPU meanwhile
             graph = self.__dict__["_graph"] = GraphedStep(
                 self.net, self.loss, transform, images, y, precision
             )

@@ -5,7 +5,8 @@ python tests/killed_fit.py write N FIT_ARGS...            # killed half-way thro
 python tests/killed_fit.py test FIT_ARGS...               # SIGKILLed as the training ends, before the test
 python tests/killed_fit.py run FIT_ARGS...                # not killed at all (for runs as another user)
 
-The data folder given by --data-dir is accepted as Fashion-MNIST whatever it holds (fake test data).
+The data folder given by --data-dir is accepted as Fashion-MNIST whatever it holds (fake test data). With
+SLOW_WRITES=S in the environment, every file write first waits S seconds (a slow disk).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
@@ -65,6 +67,16 @@ def kill_in_write(n: int) -> None:
     Path.write_bytes = write_bytes
 
 
+def slow_writes(seconds: float) -> None:
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data) -> int:
+        time.sleep(seconds)
+        return real(self, data)
+
+    Path.write_bytes = write_bytes
+
+
 def accept_whatever_is_in(data_dir: str) -> None:
     raw = sources.raw_dir(data_dir)
     sources.SHA256 = {name: hashlib.sha256((raw / name).read_bytes()).hexdigest() for name in sources.SHA256}
@@ -84,6 +96,8 @@ def main(argv: list[str]) -> int:
     elif mode == "write":
         kill_in_write(int(argv[0]))
         argv = argv[1:]
+    if "SLOW_WRITES" in os.environ:
+        slow_writes(float(os.environ["SLOW_WRITES"]))
     accept_whatever_is_in(argv[argv.index("--data-dir") + 1])
     return cli.fit_main(argv)
 

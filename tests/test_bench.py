@@ -32,13 +32,10 @@ def test_train_bench_times_both_models_against_the_bare_loop(fake_data, capsys):
         if found := re.fullmatch(r"(ann|cnn) +(fit\.py|bare loop) +(.*)", line):
             phases[found[1], found[2]] = found[3].split()
     assert sorted(phases) == [(m, side) for m in ("ann", "cnn") for side in ("bare loop", "fit.py")]
-    for (model, side), cells in phases.items():
+    for (_, side), cells in phases.items():
         assert len(cells) == 3 and float(cells[0]) > 0 and float(cells[1]) > 0
-        fit = side == "fit.py"
-        assert float(cells[2]) > 0 if fit else cells[2] == "-"  # only fit.py has checkpoints to write
-        # At one round, each side's s/epoch is its one counted epoch: the phases add up to it.
-        total = next(float(row[3] if fit else row[4]) for row in rows if row[0] == model)
-        assert sum(float(c) for c in cells if c != "-") / 1000 == pytest.approx(total, rel=0.01, abs=2e-3)
+        # Only fit.py has an epoch's end (logging, checkpoints); the bare loop's epoch runs inside it, apart.
+        assert float(cells[2]) > 0 if side == "fit.py" else cells[2] == "-"
 
 
 def test_data_bench_times_the_datamodule_against_torchvision(fake_data, capsys):

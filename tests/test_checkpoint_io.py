@@ -3,19 +3,28 @@ the file they replace."""
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
 
-from pixelsense.checkpoint_io import CheckpointWriter, snapshot
+from pixelsense.checkpoint_io import MAX_PENDING, CheckpointWriter, in_background, snapshot, wait_for_writes
 
 
 def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture
+def background():
+    """Saves and removals made as fit.py's checkpoint callback makes them: through the writer's thread."""
+    with in_background():
+        yield
 
 
 @pytest.fixture
@@ -34,7 +43,7 @@ def hold():
         event.set()
 
 
-def test_a_checkpoint_is_what_the_weights_were_when_it_was_saved(tmp_path, hold):
+def test_a_checkpoint_is_what_the_weights_were_when_it_was_saved(tmp_path, hold, background):
     writer, weights = CheckpointWriter(), torch.zeros(3)
     go = hold(writer)
     writer.save_checkpoint({"state_dict": {"w": weights}}, tmp_path / "a.ckpt")
@@ -45,7 +54,7 @@ def test_a_checkpoint_is_what_the_weights_were_when_it_was_saved(tmp_path, hold)
     assert _load(tmp_path / "a.ckpt")["state_dict"]["w"].tolist() == [0, 0, 0]
 
 
-def test_the_old_best_goes_only_once_the_new_one_is_whole_on_disk(tmp_path, hold):
+def test_the_old_best_goes_only_once_the_new_one_is_whole_on_disk(tmp_path, hold, background):
     old, new = tmp_path / "best-epoch00.ckpt", tmp_path / "best-epoch01.ckpt"
     writer = CheckpointWriter()
     writer.save_checkpoint({"epoch": 0}, old)
@@ -59,7 +68,9 @@ def test_the_old_best_goes_only_once_the_new_one_is_whole_on_disk(tmp_path, hold
     assert not old.exists() and _load(new)["epoch"] == 1
 
 
-def test_a_failed_write_keeps_the_old_best_and_is_raised_once_in_the_callers_thread(tmp_path, monkeypatch):
+def test_a_failed_write_keeps_the_old_best_and_is_raised_once_in_the_callers_thread(
+    tmp_path, monkeypatch, background
+):
     old, new = tmp_path / "best-epoch00.ckpt", tmp_path / "best-epoch01.ckpt"
     writer = CheckpointWriter()
     writer.save_checkpoint({"epoch": 0}, old)
@@ -85,7 +96,7 @@ def test_a_failed_write_keeps_the_old_best_and_is_raised_once_in_the_callers_thr
     assert _load(new)["epoch"] == 3
 
 
-def test_a_failure_not_raised_yet_comes_out_of_teardown_once(tmp_path):
+def test_a_failure_not_raised_yet_comes_out_of_teardown_once(tmp_path, background):
     (tmp_path / "a-file").write_text("in the way")
     writer = CheckpointWriter()
     writer.save_checkpoint({"epoch": 0}, tmp_path / "a-file" / "x.ckpt")  # its folder would be a file
@@ -94,7 +105,7 @@ def test_a_failure_not_raised_yet_comes_out_of_teardown_once(tmp_path):
     writer.teardown()  # raised once
 
 
-def test_a_load_waits_for_the_writes_queued_before_it(tmp_path, hold):
+def test_a_load_waits_for_the_writes_queued_before_it(tmp_path, hold, background):
     writer = CheckpointWriter()
     go = hold(writer)
     writer.save_checkpoint({"epoch": 7}, tmp_path / "last.ckpt")
@@ -103,11 +114,16 @@ def test_a_load_waits_for_the_writes_queued_before_it(tmp_path, hold):
     writer.teardown()
 
 
+class Point(NamedTuple):
+    at: torch.Tensor
+    label: str
+
+
 def test_a_snapshot_copies_every_tensor_and_keeps_a_state_dicts_metadata():
     net = torch.nn.BatchNorm1d(3)
     state = net.state_dict()
     checkpoint = {"state_dict": state, "optimizer_states": [{"state": {0: {"step": torch.tensor(5.0)}}}],
-                  "pair": (torch.ones(1), 2), "name": "x"}  # fmt: skip
+                  "pair": (torch.ones(1), 2), "name": "x", "point": Point(torch.ones(2), "y")}  # fmt: skip
     copied = snapshot(checkpoint)
     assert type(copied["state_dict"]) is OrderedDict and copied["state_dict"]._metadata == state._metadata
     for original, copy in [(state["weight"], copied["state_dict"]["weight"]),
@@ -116,3 +132,59 @@ def test_a_snapshot_copies_every_tensor_and_keeps_a_state_dicts_metadata():
                            (checkpoint["pair"][0], copied["pair"][0])]:  # fmt: skip
         assert torch.equal(original, copy) and original.data_ptr() != copy.data_ptr()
     assert copied["pair"][1] == 2 and copied["name"] == "x"
+    assert type(copied["point"]) is Point and copied["point"].label == "y"
+    assert copied["point"].at.data_ptr() != checkpoint["point"].at.data_ptr()
+
+
+def test_a_save_made_outside_the_callback_is_on_disk_when_it_returns_and_fails_there(tmp_path, hold):
+    writer = CheckpointWriter()
+    go = hold(writer)
+    with in_background():
+        writer.save_checkpoint({"epoch": 1}, tmp_path / "queued.ckpt")
+    threading.Timer(0.2, go.set).start()
+    writer.save_checkpoint({"epoch": 2}, tmp_path / "mine.ckpt")  # as a user's trainer.save_checkpoint
+    assert _load(tmp_path / "queued.ckpt")["epoch"] == 1 and _load(tmp_path / "mine.ckpt")["epoch"] == 2
+    (tmp_path / "a-file").write_text("in the way")
+    with pytest.raises(OSError):
+        writer.save_checkpoint({"epoch": 3}, tmp_path / "a-file" / "x.ckpt")
+    writer.teardown()
+
+
+def test_at_most_max_pending_copies_wait_for_the_writer(tmp_path, hold, background):
+    writer = CheckpointWriter()
+    go = hold(writer)
+    for n in range(MAX_PENDING - 1):
+        writer.save_checkpoint({"n": n}, tmp_path / f"{n}.ckpt")  # queued at once
+    save = contextvars.copy_context().run  # in this test's context: a background save
+    late = threading.Thread(target=save, args=(writer.save_checkpoint, {"n": 9}, tmp_path / "9.ckpt"))
+    late.start()
+    late.join(0.3)
+    assert late.is_alive()  # the next copy waits for room in the queue
+    go.set()
+    late.join(5)
+    writer.teardown()
+    assert not late.is_alive() and _load(tmp_path / "9.ckpt")["n"] == 9
+
+
+def test_teardown_over_another_error_leaves_that_error_alone(tmp_path, background):
+    (tmp_path / "a-file").write_text("in the way")
+    writer = CheckpointWriter()
+    writer.save_checkpoint({"epoch": 0}, tmp_path / "a-file" / "x.ckpt")
+    try:
+        raise KeyError("the error on its way out")
+    except KeyError:
+        writer.teardown()  # as Lightning tears down while handling it: no second error over the first
+    writer.teardown()  # and the failure is not kept for later
+
+
+def test_wait_for_writes_waits_for_the_trainers_writer_and_ignores_others(tmp_path, hold, background):
+    from types import SimpleNamespace
+
+    writer = CheckpointWriter()
+    go = hold(writer)
+    writer.save_checkpoint({"epoch": 4}, tmp_path / "last.ckpt")
+    threading.Timer(0.2, go.set).start()
+    wait_for_writes(SimpleNamespace(strategy=SimpleNamespace(checkpoint_io=writer)))
+    assert _load(tmp_path / "last.ckpt")["epoch"] == 4
+    wait_for_writes(SimpleNamespace(strategy=SimpleNamespace(checkpoint_io=object())))
+    writer.teardown()

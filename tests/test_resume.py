@@ -33,9 +33,11 @@ def args(data: Path, out: Path) -> list[str]:
 
 
 def killed_fit(
-    *argv: str, user: tuple[str, ...] = (), home: Path | None = None
+    *argv: str, user: tuple[str, ...] = (), home: Path | None = None, slow_writes: float | None = None
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **({"HOME": str(home)} if home else {})}
+    if slow_writes is not None:
+        env["SLOW_WRITES"] = str(slow_writes)
     return subprocess.run([*user, sys.executable, str(ROOT / "tests" / "killed_fit.py"), *argv], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
 
@@ -125,9 +127,14 @@ def test_sigkill_after_the_last_epoch_then_resume_writes_the_report(tmp_path, fa
 @pytest.mark.parametrize("name", ["TERM", "INT"])
 def test_sigterm_or_ctrl_c_is_one_line_exit_130_and_resumes_exactly(tmp_path, fake, reference, name):
     out = tmp_path / "stopped"
-    stop = killed_fit("step", "1", "3", name, *args(fake, out))
+    # Each write takes half a second: the stop comes while the first epoch's two checkpoints are still being
+    # written beside the training, and the fit waits for them before it exits.
+    stop = killed_fit("step", "1", "3", name, *args(fake, out), slow_writes=0.5)
     assert stop.returncode == 130 and "Traceback" not in stop.stderr, stop.stderr[-2000:]
     last = out / "ck" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 0 and list(
+        (out / "ck").glob("best*")
+    )
     assert stop.stderr.strip().splitlines()[-1] == (
         f"fit.py: stopped by SIG{name}; {last} holds the last finished epoch: run again with --resume to go "
         "on from there."

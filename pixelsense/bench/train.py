@@ -1,6 +1,7 @@
 """``bench.py train``: an epoch of fit.py's training (its Trainer, module, DataModule, callbacks and logger,
 built exactly as fit.py builds them) against an epoch of a bare PyTorch loop over the same network and
-data. Epochs alternate inside one run: a callback runs a bare epoch before each Lightning epoch."""
+data. Epochs alternate inside one run: a callback runs a bare epoch inside each Lightning epoch's end, before
+the checkpoints are saved."""
 
 from __future__ import annotations
 
@@ -24,49 +25,56 @@ PHASES = ("training", "validation", "epoch end")
 
 
 class Alternate(pl.Callback):
-    """Times each Lightning epoch (training, validation, checkpoints, logging: everything up to the next
-    epoch) and, before it, one epoch of the bare loop; both split into their phases: training, validation
-    and, for fit.py, the epoch's end (the checkpoints and the epoch's logging, after validation)."""
+    """Times each Lightning epoch in its phases: training, validation, and the epoch's end (the epoch's
+    logging and checkpoints: everything up to the next epoch); and, inside its end, before the checkpoints
+    (Lightning calls this callback's ``on_train_epoch_end`` before ModelCheckpoint's), one epoch of the bare
+    loop, timed apart. The checkpoints that fit.py writes beside the training then overlap fit.py's own next
+    epoch, as in a real run, not the bare loop's."""
 
     def __init__(self, bare: BareLoop, device: torch.device) -> None:
         self.bare, self.device = bare, device
-        self.times: dict[str, list[float]] = {"pixelsense": [], "bare": []}
         self.phases: dict[str, dict[str, list[float]]] = {
             "pixelsense": {phase: [] for phase in PHASES}, "bare": {phase: [] for phase in PHASES[:2]},
         }  # fmt: skip
-        self._start: float | None = None
-        self._mark = 0.0
+        self._mark: float | None = None  # when the running phase of fit.py's epoch began
+        self._before_bare = 0.0  # the part of fit.py's epoch end before the bare epoch
 
-    def _phase(self, name: str) -> None:
-        """The phase ``name`` of fit.py's epoch ends now."""
+    def _lap(self) -> float:
         sync(self.device)
         now = time.perf_counter()
-        self.phases["pixelsense"][name].append(now - self._mark)
-        self._mark = now
+        lap, self._mark = now - self._mark, now
+        return lap
 
-    def _stop(self) -> None:
-        if self._start is not None:
-            self._phase("epoch end")
-            self.times["pixelsense"].append(self._mark - self._start)
+    def _end_epoch(self) -> None:
+        if self._mark is not None:
+            self.phases["pixelsense"]["epoch end"].append(self._before_bare + self._lap())
+            self._mark = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._stop()
-        train, val = seconds(self.bare.train_epoch, self.device), seconds(self.bare.validate, self.device)
-        self.phases["bare"]["training"].append(train)
-        self.phases["bare"]["validation"].append(val)
-        self.times["bare"].append(train + val)
-        self._start = self._mark = time.perf_counter()
+        self._end_epoch()
+        sync(self.device)
+        self._mark = time.perf_counter()
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._phase("training")
+            self.phases["pixelsense"]["training"].append(self._lap())
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
-            self._phase("validation")
+            self.phases["pixelsense"]["validation"].append(self._lap())
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._before_bare = self._lap()
+        self.phases["bare"]["training"].append(seconds(self.bare.train_epoch, self.device))
+        self.phases["bare"]["validation"].append(seconds(self.bare.validate, self.device))
+        self._mark = time.perf_counter()  # fit.py's clock goes on from here
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._stop()
+        self._end_epoch()
+
+    def epochs(self, side: str) -> list[float]:
+        """Seconds of each of ``side``'s epochs: the sum of its phases."""
+        return [sum(parts) for parts in zip(*self.phases[side].values(), strict=True)]
 
 
 def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
@@ -89,7 +97,7 @@ def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
         logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
         trainer, _ = make_trainer(cfg, logger, extra=[clock])
         trainer.fit(module, datamodule=data)
-    median = {side: statistics.median(t[WARMUP:]) for side, t in clock.times.items()}
+    median = {side: statistics.median(clock.epochs(side)[WARMUP:]) for side in clock.phases}
     phases = {side: {name: statistics.median(t[WARMUP:]) for name, t in parts.items()}
               for side, parts in clock.phases.items()}  # fmt: skip
     return {

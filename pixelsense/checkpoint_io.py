@@ -55,7 +55,7 @@ class CheckpointWriter(TorchCheckpointIO):
     def __init__(self) -> None:
         super().__init__()
         self._executor: ThreadPoolExecutor | None = None
-        self._jobs: deque[Future] = deque()  # queued and not known to be done, oldest first
+        self._jobs: deque[tuple[Future, bool]] = deque()  # (job, whether a write), oldest first
         self._failed: BaseException | None = None  # stays until teardown: nothing more is written or removed
         self._reported = False  # whether the training's thread has raised it
 
@@ -65,8 +65,8 @@ class CheckpointWriter(TorchCheckpointIO):
             self.wait()
             _write(checkpoint, path)
             return
-        while len(self._jobs) >= MAX_PENDING:  # bounded memory: each job holds a copy of the state
-            self._jobs.popleft().result()
+        while self._pending_writes() >= MAX_PENDING:  # bounded memory: each holds a copy of the state
+            self._jobs.popleft()[0].result()
         copied = snapshot(checkpoint)
         self._queue(_write, copied, path, _recorded(copied))
 
@@ -85,7 +85,7 @@ class CheckpointWriter(TorchCheckpointIO):
     def wait(self) -> None:
         """Until every job queued so far is done."""
         while self._jobs:
-            self._jobs.popleft().result()
+            self._jobs.popleft()[0].result()
 
     def teardown(self) -> None:
         """The end of a fit or test: wait for the queue, stop the thread, raise a failed write not raised
@@ -110,7 +110,12 @@ class CheckpointWriter(TorchCheckpointIO):
 
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixelsense-checkpoints")
-        self._jobs.append(self._executor.submit(run))
+        self._jobs.append((self._executor.submit(run), job is _write))
+
+    def _pending_writes(self) -> int:
+        while self._jobs and self._jobs[0][0].done():
+            self._jobs.popleft()
+        return sum(write for _, write in self._jobs)
 
     def _raise_failure(self) -> None:
         if self._failed is not None:

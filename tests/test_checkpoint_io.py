@@ -153,7 +153,7 @@ def test_a_save_made_outside_the_callback_is_on_disk_when_it_returns_and_fails_t
 def test_at_most_max_pending_copies_wait_for_the_writer(tmp_path, hold, background):
     writer = CheckpointWriter()
     go = hold(writer)
-    for n in range(MAX_PENDING - 1):
+    for n in range(MAX_PENDING):
         writer.save_checkpoint({"n": n}, tmp_path / f"{n}.ckpt")  # queued at once
     save = contextvars.copy_context().run  # in this test's context: a background save
     late = threading.Thread(target=save, args=(writer.save_checkpoint, {"n": 9}, tmp_path / "9.ckpt"))
@@ -188,3 +188,23 @@ def test_wait_for_writes_waits_for_the_trainers_writer_and_ignores_others(tmp_pa
     assert _load(tmp_path / "last.ckpt")["epoch"] == 4
     wait_for_writes(SimpleNamespace(strategy=SimpleNamespace(checkpoint_io=object())))
     writer.teardown()
+
+
+def test_an_improving_epoch_queues_its_best_removal_and_last_without_waiting(tmp_path, hold, background):
+    writer = CheckpointWriter()
+    writer.save_checkpoint({"epoch": 0}, tmp_path / "best-epoch00.ckpt")
+    writer.wait()
+    go = hold(writer)  # the writer is busy: what the epoch's end queues must not wait for it
+
+    def epoch_end() -> None:
+        writer.save_checkpoint({"epoch": 1}, tmp_path / "best-epoch01.ckpt")
+        writer.remove_checkpoint(tmp_path / "best-epoch00.ckpt")
+        writer.save_checkpoint({"epoch": 1}, tmp_path / "last.ckpt")
+
+    queued = threading.Thread(target=contextvars.copy_context().run, args=(epoch_end,))
+    queued.start()
+    queued.join(5)
+    assert not queued.is_alive()  # all three queued while the writer was busy
+    go.set()
+    writer.teardown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-epoch01.ckpt", "last.ckpt"]

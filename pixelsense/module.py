@@ -280,7 +280,9 @@ class Classifier(pl.LightningModule):
             metric.reset()
         fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
         shown = {f"{stage}/loss", f"{stage}/acc"}  # on the progress bar; precision, recall, F1 only logged
-        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=not fitting)
+        # logger None, not True: to the logger when there is one, without Lightning's warning when not.
+        to_logger = False if fitting else None
+        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=to_logger)
         if fitting:
             self._write({**values, "epoch": self.current_epoch})
             return

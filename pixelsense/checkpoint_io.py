@@ -60,11 +60,12 @@ class CheckpointWriter(TorchCheckpointIO):
         self._reported = False  # whether the training's thread has raised it
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
-        self._raise_failure()
         if not _in_background.get():
             self.wait()
+            self._raise_failure()
             _write(checkpoint, path)
             return
+        self._raise_failure()
         while self._pending_writes() >= MAX_PENDING:  # bounded memory: each holds a copy of the state
             self._jobs.popleft()[0].result()
         copied = snapshot(checkpoint)

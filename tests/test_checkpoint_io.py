@@ -208,3 +208,16 @@ def test_an_improving_epoch_queues_its_best_removal_and_last_without_waiting(tmp
     go.set()
     writer.teardown()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best-epoch01.ckpt", "last.ckpt"]
+
+
+def test_a_save_outside_the_callback_raises_a_queued_write_that_failed_before_it(tmp_path, hold):
+    (tmp_path / "a-file").write_text("in the way")
+    writer = CheckpointWriter()
+    go = hold(writer)
+    with in_background():
+        writer.save_checkpoint({"epoch": 1}, tmp_path / "a-file" / "x.ckpt")  # will fail
+    threading.Timer(0.2, go.set).start()
+    with pytest.raises(OSError):
+        writer.save_checkpoint({"epoch": 2}, tmp_path / "mine.ckpt")  # waits for it, then says so
+    assert not (tmp_path / "mine.ckpt").exists()
+    writer.teardown()

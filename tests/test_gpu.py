@@ -84,12 +84,13 @@ def test_full_batches_replay_as_cuda_graphs_and_train_as_eager_does(tmp_path, fa
 
 
 def test_checkpoints_of_gpu_tensors_hold_the_values_they_had_when_saved(tmp_path):
-    from pixelsense.checkpoint_io import CheckpointWriter
+    from pixelsense.checkpoint_io import CheckpointWriter, in_background
 
     writer, weights = CheckpointWriter(), torch.zeros(100_000, device="cuda")
-    for step in range(20):
-        writer.save_checkpoint({"state_dict": {"w": weights}, "step": step}, tmp_path / f"{step}.ckpt")
-        weights += 1  # queued on the device right behind the snapshot, while the thread writes
+    with in_background():  # as fit.py's checkpoint callback saves
+        for step in range(20):
+            writer.save_checkpoint({"state_dict": {"w": weights}, "step": step}, tmp_path / f"{step}.ckpt")
+            weights += 1  # queued on the device right behind the snapshot, while the thread writes
     writer.teardown()
     for step in range(20):
         saved = torch.load(tmp_path / f"{step}.ckpt", map_location="cpu", weights_only=True)

@@ -69,7 +69,7 @@ class CheckpointWriter(TorchCheckpointIO):
         while self._pending_writes() >= MAX_PENDING:  # bounded memory: each holds a copy of the state
             self._jobs.popleft()[0].result()
         copied = snapshot(checkpoint)
-        self._queue(_write, copied, path, _recorded(copied))
+        self._queue(_write, copied, path, _recorded())
 
     def remove_checkpoint(self, path) -> None:
         if _in_background.get():
@@ -141,24 +141,14 @@ def _write(checkpoint: dict[str, Any], path, ready: torch.cuda.Event | None = No
         tmp.write_bytes(buffer.getbuffer())
 
 
-def _recorded(value: Any) -> torch.cuda.Event | None:
-    """An event recorded on the current CUDA stream when ``value`` holds CUDA tensors (the writer's
-    thread reads them from its own stream), else None."""
-    if not torch.cuda.is_available() or not _has_cuda_tensor(value):
+def _recorded() -> torch.cuda.Event | None:
+    """An event recorded on the current CUDA stream, behind the snapshot's copies (the writer's thread
+    reads them from its own stream); None in a process that has not used CUDA."""
+    if not torch.cuda.is_initialized():
         return None
     event = torch.cuda.Event()
     event.record()
     return event
-
-
-def _has_cuda_tensor(value: Any) -> bool:
-    if isinstance(value, torch.Tensor):
-        return value.is_cuda
-    if isinstance(value, dict):
-        return any(_has_cuda_tensor(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_cuda_tensor(item) for item in value)
-    return False
 
 
 def snapshot(value: Any) -> Any:

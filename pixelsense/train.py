@@ -216,9 +216,7 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     train_seconds = stopwatch.seconds  # the whole run's, across resumes
     # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).
     best = checkpoint.best_model_path
-    trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)
-    # Lightning keeps the test values the module logged (module._log_epoch) for the callbacks.
-    scores = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    scores = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
     if not trainer.is_global_zero:
         return None
     metrics = {

@@ -16,6 +16,7 @@ from pixelsense.data import (
     EpochOrder,
     FashionMNISTDataModule,
     augment,
+    eval_batch_size,
     normalize,
 )
 
@@ -57,6 +58,15 @@ def test_test_loader_counts_every_image_once(fake_data, batch_size):
     seen = [i for x, _ in dm.test_dataloader() for i in image_ids(x)]
     assert sorted(seen) == list(range(N_TEST))
     assert sum(len(x) for x, _ in dm.val_dataloader()) == VAL_SIZE
+
+
+def test_evaluation_batch_follows_the_device_unless_given(fake_data):
+    cpu, dm, given = torch.device("cpu"), make(fake_data), make(fake_data, eval_batch_size=40)
+    assert dm.batches(dm.val_set, False, cpu).batch_size == eval_batch_size(cpu)
+    assert len(dm.val_dataloader()) == math.ceil(VAL_SIZE / eval_batch_size(cpu))
+    assert given.batches(given.val_set, False, cpu).batch_size == 40
+    # On a GPU the validation split is one batch: Lightning's loop and the metric updates run once.
+    assert eval_batch_size(torch.device("cuda", 1)) >= VAL_SIZE > eval_batch_size(cpu)
 
 
 def test_batches_are_uint8_slices_with_labels(fake_data):

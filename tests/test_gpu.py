@@ -52,6 +52,7 @@ def test_splits_live_on_the_gpu_and_batches_are_sliced_there(fake_data):
     batch = next(iter(loader))
     assert all(t.is_cuda for t in batch)
     assert data.transfer_batch_to_device(batch, torch.device("cuda", 0), 0) is batch
+    assert len(data.batches(data.val_set, shuffle=False, device=torch.device("cuda", 0))) == 1
 
 
 @pytest.mark.parametrize("model", ["ann", "cnn"])

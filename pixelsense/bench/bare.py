@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from pixelsense.config import FitConfig
-from pixelsense.data import EVAL_BATCH_SIZE, TensorImages, normalize
+from pixelsense.data import TensorImages, eval_batch_size, normalize
 from pixelsense.module import build_net, optimizer_and_schedule
 
 Batch = tuple[Tensor, Tensor]
@@ -54,8 +54,9 @@ class BareLoop:
     def validate(self) -> float:
         self.net.eval()
         correct = torch.zeros((), dtype=torch.long, device=self.device)
-        for start in range(0, len(self.val), EVAL_BATCH_SIZE):
-            window = slice(start, start + EVAL_BATCH_SIZE)
+        size = eval_batch_size(self.device)  # fit.py's
+        for start in range(0, len(self.val), size):
+            window = slice(start, start + size)
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
                 logits = self.net(normalize(self.val.images[window]))
             correct += (logits.argmax(1) == self.val.labels[window]).sum()

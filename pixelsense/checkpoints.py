@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import typing
+import warnings
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ def load_checkpoint(path: str | os.PathLike):
     if (problem := not_regular(path)) and "does not exist" not in problem:  # torch.load would wait on a FIFO
         raise CheckpointError(f"{path} {problem}; {redo}.")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_checkpoint(path)
     except FileNotFoundError:
         raise CheckpointError(f"{path} does not exist; {redo}.") from None
     except Exception as err:  # unpickling reports bad files in many ways
@@ -50,6 +51,14 @@ def load_checkpoint(path: str | os.PathLike):
     except (RuntimeError, KeyError, TypeError, ValueError) as err:  # weights that do not fit the network
         reason = first_line(err)
         raise CheckpointError(f"{path} does not load as a pixelsense model ({reason}); {redo}.") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> object:
+    """What a checkpoint file holds, unpickled with ``weights_only`` (no code runs). torch's warning about an
+    unfamiliar pickle protocol is dropped: a file that is not a checkpoint is refused in one sentence."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _hparam_problems(hparams: dict, classifier) -> list[str]:

@@ -25,6 +25,7 @@ from pixelsense.callbacks import (
     Stopwatch,
 )
 from pixelsense.checkpoint_io import CheckpointWriter
+from pixelsense.checkpoints import read_checkpoint
 from pixelsense.checks import option
 from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig, shown
 from pixelsense.constants import CLASSES
@@ -82,7 +83,7 @@ def _resume_path(cfg: FitConfig) -> str | None:
     if not last.is_file():
         raise ResumeError(f"nothing to resume: {last} does not exist; train once without --resume first.")
     try:
-        state = torch.load(last, map_location="cpu", weights_only=True)
+        state = read_checkpoint(last)
         saved, done = state["hyper_parameters"], state["epoch"] + 1
     except Exception as err:  # a damaged file fails in many ways
         raise ResumeError(

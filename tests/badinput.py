@@ -53,8 +53,11 @@ def check(row: Bad, code: int, err: str, before: dict[Path, str], after: dict[Pa
     lines = [line for line in err.splitlines() if line.strip()]
     errors = [line for line in lines if re.search(row.says, line)]
     assert errors, f"no stderr line matches {row.says!r}: {err}"
-    if row.exit == 2:  # a refusal is exactly one line
+    if row.exit == 2:  # one refusal, after the lines of any inputs it names; no warning, no usage block
         assert len([line for line in lines if ": error: " in line]) == 1, err
+        assert all(
+            re.match(r"[\w.]+( [\w-]+)?: ", line) and not line.startswith("usage:") for line in lines
+        ), err
     allowed = {tmp / name for name in row.changes}
     for path, digest in before.items():
         if path not in allowed:

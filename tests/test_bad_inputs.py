@@ -8,6 +8,7 @@ configs, export, evaluate, bench) and tests/bad_training.py (fit, resume, checkp
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,11 +74,13 @@ def test_bad_input(row: Bad, shared, tmp_path, monkeypatch, capsys):
             row.setup(tmp_path)
         args = [arg.format(**{k: str(v) for k, v in names.items()}) for arg in row.args]
         before = snapshot(tmp_path, shared["data"], shared["images"])
-        try:
-            code = MAINS[row.command](args)
-        except SystemExit as exit:  # argparse's own refusals
-            code = exit.code
-        err = capsys.readouterr().err
+        with warnings.catch_warnings(record=True) as caught:  # under the filters the command sets itself
+            try:
+                code = MAINS[row.command](args)
+            except SystemExit as exit:  # argparse's own refusals
+                code = exit.code
+        shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+        err = shown + capsys.readouterr().err
         after = snapshot(tmp_path, shared["data"], shared["images"])
     finally:
         if row.teardown is not None:

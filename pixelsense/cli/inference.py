@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -27,7 +26,7 @@ def predict_main(argv: list[str] | None = None) -> int:
     from pixelsense.photo import POLARITIES
     from pixelsense.predict import run
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
     )
     parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
@@ -138,7 +137,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 @command("photos.py", writes="--json")
 def photos_main(argv: list[str] | None = None) -> int:
     """``python scripts/photos.py``: predict.py's accuracy on synthetic photo sets made from test items."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="photos.py",
         description="Make photo sets from Fashion-MNIST test items and score predict.py on each.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 
@@ -37,6 +38,9 @@ def command(script: str, writes: str | None = None) -> Callable:
     def wrap(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
         @functools.wraps(main)
         def run(argv: list[str] | None = None) -> int:
+            if sys.stderr is None:  # started with 2>&-: print(file=None) would write to stdout
+                sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the process's life)
+
             def body() -> int:
                 try:
                     return main(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
@@ -16,8 +17,11 @@ from pixelsense.errors import PixelsenseError
 @contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only if the block succeeds. Folders
-    made for it are removed again when nothing came of it."""
-    target = Path(target)
+    made for it are removed again when nothing came of it. A symbolic link at ``target`` stays, and the file
+    it points to is replaced (as a shell's ``>`` writes through it)."""
+    if names_a_folder(target):
+        raise IsADirectoryError(errno.EISDIR, "ends in a slash: a folder, not a file", str(target))
+    target = Path(os.path.realpath(target) if os.path.islink(target) else target)
     made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # innermost first
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _partial(target)
@@ -30,9 +34,15 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             raise
         raise OSError(err.errno, err.strerror, str(target)) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. a read-only disk, where it was never made: say why not
+            tmp.unlink(missing_ok=True)
         if not target.exists():
             _remove_empty(made)
+
+
+def names_a_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` ends in a separator: the user means a folder, though Path() would drop the slash."""
+    return os.fspath(path).endswith(("/", os.sep))
 
 
 def _partial(target: Path, kind: str = "") -> Path:

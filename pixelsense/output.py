@@ -4,14 +4,13 @@ row at a time costs more than onnxruntime takes to run a small network."""
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
 
 from pixelsense.inputs import Chunk
 
-QUOTED = ',"\r\n'  # a CSV field holding one of these is quoted (the csv module's minimal quoting)
+QUOTED = ',"\r\n'  # a CSV field holding one of these is quoted (RFC 4180's minimal quoting)
 
 
 def fieldnames(topk: int) -> list[str]:
@@ -28,7 +27,6 @@ class Rows:
         self.names = fieldnames(topk)
         self.header = format == "csv"
         self.plain = not any(c in name for name in classes for c in QUOTED)  # no class name needs quotes
-        self.writer = csv.writer(out, lineterminator="\n")
         self.heads = [f"{label},{name}," for label, name in enumerate(classes)]
 
     def write(self, probabilities: np.ndarray, chunk: Chunk) -> list[int]:
@@ -39,10 +37,10 @@ class Rows:
                                    for row in zip(*columns, strict=True)))  # fmt: skip
             return columns[1]
         if self.header:
-            self.writer.writerow(self.names)
+            self.out.write(",".join(self.names) + "\n")
             self.header = False
         if not self.plain or any(c in "\0".join(chunk.sources) for c in QUOTED):
-            self.writer.writerows(zip(*columns, strict=True))  # quoted where needed
+            self.out.write("".join(",".join(map(_field, row)) + "\n" for row in zip(*columns, strict=True)))
         elif self.topk == 1:  # label and class as one string per class
             sources, labels, _, confidences, polarities = columns
             rows = zip(sources, labels, confidences, polarities, strict=True)
@@ -63,3 +61,10 @@ class Rows:
             labels = order[:, k].tolist()
             columns += [labels, [self.classes[i] for i in labels], picked[:, k].tolist()]
         return [*columns, chunk.polarities]
+
+
+def _field(value) -> str:
+    """One CSV field, quoted when it must be. The csv module quotes only the characters of its line
+    terminator, and a file name may hold a carriage return too."""
+    text = str(value)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in QUOTED) else text

@@ -64,7 +64,7 @@ def _walk(top: Path, folders_too: bool = False) -> Iterator[Path | Failure]:
             seen.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as found:
                 entries = sorted(found, key=lambda entry: os.path.normcase(entry.name))  # as Paths sort
-            children = [(folder / entry.name, entry.is_dir()) for entry in entries]
+            children = [(folder / entry.name, _is_dir(entry)) for entry in entries]
         except OSError as err:
             yield Failure(str(folder), f"cannot be listed ({err.strerror or err})")
             continue
@@ -72,6 +72,15 @@ def _walk(top: Path, folders_too: bool = False) -> Iterator[Path | Failure]:
             yield folder
         folders += reversed([child for child, is_dir in children if is_dir])
         yield from (child for child, is_dir in children if not is_dir)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """Whether a folder entry is a folder to enter; a link that loops onto itself is not (it is read as a
+    file, and fails alone)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _matches(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -116,6 +125,9 @@ def expand(args: Iterable[str]) -> list[Path | Failure]:
     (missing, an empty folder or glob, a FIFO, a folder that cannot be listed) becomes a Failure."""
     found: list[Path | Failure] = []
     for arg in args:
+        if not arg:  # Path("") is the current folder: never what an empty argument meant
+            found.append(Failure('""', "is an empty argument, not a file, folder or glob"))
+            continue
         path = Path(arg)
         literal = path.exists() or path.is_symlink() or not glob.has_magic(arg)
         items: list[Path | Failure] = []

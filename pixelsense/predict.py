@@ -23,7 +23,7 @@ from pixelsense import engine
 from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
 from pixelsense.decoding import Decoder, cores
 from pixelsense.errors import PixelsenseError, first_line
-from pixelsense.files import atomic_path, check_not_input, file_in_the_way
+from pixelsense.files import atomic_path, check_not_input, file_in_the_way, names_a_folder
 from pixelsense.inputs import Chunk, count, read_all
 from pixelsense.labels import LabelError, load_labels
 from pixelsense.output import Rows
@@ -74,7 +74,8 @@ def open_model(path: str, provider: str, threads: int | None, spin: bool = True)
     except ValueError:
         classes = []
     ok = ok and inputs[0].name == "images" and sorted(outputs) == list(OUTPUTS)
-    if not ok or len(classes) != NUM_CLASSES:
+    names = isinstance(classes, list) and all(isinstance(name, str) for name in classes)
+    if not ok or not names or len(classes) != NUM_CLASSES:
         raise ModelError(f"{path} is not a pixelsense model (uint8 'images' [N, 1, 28, 28] in, 'logits' and "
                          "'probabilities' out, class names in its metadata); export one with "
                          "scripts/export.py.")  # fmt: skip
@@ -154,17 +155,19 @@ def run(args: argparse.Namespace) -> int:
         total = images if sys.stderr.isatty() else None  # a progress bar only where someone watches
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
         if args.output:
-            with atomic_path(args.output) as tmp, open(tmp, "w", newline="") as out:
+            # A file name that is not UTF-8 is written as the bytes it is (surrogateescape), as ls would.
+            with atomic_path(args.output) as tmp, open(tmp, "w", newline="", errors="surrogateescape") as out:
                 counts = _predict(stream, session, classes, args, out, total, labels is not None, runs)
         else:
             counts = _predict(stream, session, classes, args, sys.stdout, total, labels is not None, runs)
     done, failed, seconds, predictions = counts
     rate = done / max(seconds, 1e-9)
     print(f"predict.py: {done} images done, {failed} failed, {rate:.0f} img/s", file=sys.stderr)
+    scored = True
     if labels is not None:
         # The accuracy report joins the table on stdout only when the table went to a file.
-        _report_accuracy(predictions, labels, classes, sys.stdout if args.output else sys.stderr)
-    return 1 if failed else 0
+        scored = _report_accuracy(predictions, labels, classes, sys.stdout if args.output else sys.stderr)
+    return 1 if failed or not scored else 0
 
 
 def _runs(args: argparse.Namespace) -> tuple[int, int | None]:
@@ -203,8 +206,9 @@ def _check_output(args: argparse.Namespace, files: list) -> None:
     check_not_input(args.output, [args.model], "--output", "the --model file")
     check_not_input(args.output, [args.labels] if args.labels else [], "--output", "the --labels file")
     output = Path(args.output)
-    if output.is_dir():
-        raise OutputError(f"--output {output} is a folder; name a file, such as {output / 'out.csv'}.")
+    if output.is_dir() or names_a_folder(args.output):
+        example = output / "out.csv"
+        raise OutputError(f"--output {args.output} names a folder; name a file, such as {example}.")
     if output.exists() and not output.is_file():  # /dev/stdout, a FIFO: the new file would replace it
         raise OutputError(f"--output {output} is not a regular file; leave --output out to write to stdout.")
     if blocker := file_in_the_way(output.parent):
@@ -264,25 +268,32 @@ def _run(session, item: Chunk, model: str) -> np.ndarray:
     try:
         return session.run(["probabilities"], {"images": item.images[:, None]})[0]
     except Exception as err:  # onnxruntime's errors share no base class
-        raise ModelError(f"{model} failed on the batch from {item.sources[0]} ({first_line(err)}).") from None
+        reason = first_line(err)
+        hint = "; try a smaller --batch-size" if "allocate" in reason.lower() else ""
+        raise ModelError(f"{model} failed on the batch from {item.sources[0]} ({reason}){hint}.") from None
 
 
-def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> None:
+def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> bool:
+    """Print the accuracy against ``labels``; False (with a line saying why) when it cannot be computed."""
     if isinstance(labels, dict):
         pairs = [(labels.get(src, labels.get(Path(src).name)), pred) for src, pred in predictions]
-    elif len(labels) != len(predictions):
-        print(f"accuracy: not computed: {len(labels)} labels for {len(predictions)} predictions "
-              "(IDX and .npy labels follow the output order).", file=sys.stderr)  # fmt: skip
-        return
+    elif len(labels) != len(predictions):  # some inputs failed: which labels remain is not known
+        print(f"predict.py: accuracy not computed: {len(labels)} labels for {len(predictions)} predictions "
+              "(IDX and .npy labels follow the output order); predict the inputs that failed, or pass a "
+              "CSV of file,label.", file=sys.stderr)  # fmt: skip
+        return False
     else:
         pairs = list(zip(labels, (p for _, p in predictions), strict=True))
     pairs = [(t, p) for t, p in pairs if t is not None]
     if not pairs:
-        print("accuracy: no predictions matched a label", file=sys.stderr)
-        return
+        print("predict.py: accuracy not computed: no predicted source matched a file in the --labels CSV "
+              "(matched by the source as written in the rows, or by its file name); pass a CSV of "
+              "these files.", file=sys.stderr)  # fmt: skip
+        return False
     true, pred = np.array(pairs).T
     print(f"accuracy: {(true == pred).mean():.4f} ({len(pairs)} labelled images)", file=out)
     for index, name in enumerate(classes):
         mask = true == index
         if mask.any():
             print(f"  {name:<12} {(pred[mask] == index).mean():.4f} ({mask.sum()} images)", file=out)
+    return True

@@ -42,10 +42,12 @@ def npy_declaring(shape: tuple[int, ...], dtype: str = "|u1", data: bytes = b"")
 
 
 def onnx_model(
-    path: Path, classes: int = 10, batch: int = -1, outputs: tuple[str, ...] = ("logits", "probabilities")
-):
-    """A small model with a pixelsense export's input and metadata: ``classes`` scores per image, a
-    Reshape to ``[batch, 784]`` (a fixed batch fails at run time on any other), the named ``outputs``."""
+    path: Path, classes: int = 10, batch: int = -1, outputs: tuple[str, ...] = ("logits", "probabilities"),
+    names: str = json.dumps(list(CLASSES)),
+):  # fmt: skip
+    """A small model with a pixelsense export's input and metadata (``names``: the class names' JSON):
+    ``classes`` scores per image, a Reshape to ``[batch, 784]`` (a fixed batch fails at run time on any
+    other), the named ``outputs``."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -60,7 +62,7 @@ def onnx_model(
     outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", classes]) for name in outputs]
     graph = helper.make_graph(nodes, "g", [images], outs, initializer=[weights, shape])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
-    helper.set_model_props(model, {"classes": json.dumps(list(CLASSES))})
+    helper.set_model_props(model, {"classes": names})
     onnx.save(model, path)
 
 
@@ -212,7 +214,7 @@ ROWS: list[Bad] = [
     bad("output-is-the-model", (GOOD, "--output", "{model}"), 2, r"is the --model file"),
     bad("output-is-the-labels", (GOOD, "--labels", "{tmp}/l.csv", "--output", "{tmp}/l.csv"), 2,
         r"is the --labels file", write("l.csv", LABELS)),
-    bad("output-is-a-folder", (GOOD, "--output", "{tmp}"), 2, r"is a folder; name a file"),
+    bad("output-is-a-folder", (GOOD, "--output", "{tmp}"), 2, r"names a folder; name a file"),
     bad("output-is-a-fifo", (GOOD, "--output", "{tmp}/f.csv"), 2, r"f\.csv is not a regular file; leave --output out",
         lambda t: os.mkfifo(t / "f.csv")),
     bad("output-inside-a-file", (GOOD, "--output", "{tmp}/note.txt/out.csv"), 2,
@@ -268,4 +270,20 @@ ROWS: list[Bad] = [
     bad("batch-size-0", (GOOD, "--batch-size", "0"), 2, r"--batch-size: must be at least 1, not 0"),
     bad("topk-11", (GOOD, "--topk", "11"), 2, r"--topk: invalid choice"),
     bad("threads-0", (GOOD, "--threads", "0"), 2, r"--threads: must be at least 1"),
+    bad("model-empty", (GOOD, "--model", ""), 2, r"--model is empty; name a file"),
+    bad("output-empty", (GOOD, "--output", ""), 2, r"--output is empty; name a file"),
+    bad("input-empty", (GOOD, "", *OUT), 1, r'"": is an empty argument', changes=("out.csv",)),
+    bad("output-ending-in-a-slash", (GOOD, "--output", "{tmp}/new/"), 2, r"new/ names a folder; name a file"),
+    Bad("predict-output-on-a-read-only-disk", "predict", ("--model", "{model}", GOOD, "--output",
+        "{tmp}/ro/out.csv"), 2, r"error: .*ro/out\.csv: Read-only file system; pick another --output",
+        full_disk("ro", "64k", ",ro"), teardown=unmount("ro")),  # the file asked for, not the temporary one
+    bad("model-whose-class-names-are-numbers", (GOOD, "--model", "{tmp}/n.onnx", *OUT), 2,
+        r"n\.onnx is not a pixelsense model", lambda t: onnx_model(t / "n.onnx", names=json.dumps(list(range(10))))),
+    bad("model-whose-class-names-are-null", (GOOD, "--model", "{tmp}/n.onnx", *OUT), 2,
+        r"n\.onnx is not a pixelsense model", lambda t: onnx_model(t / "n.onnx", names="null")),
+    bad("folder-with-a-file-link-to-itself", ("{tmp}/shots", *OUT), 1, r"shots/a\.png: .*symbolic link",
+        both(SHOTS, lambda t: (t / "shots/a.png").symlink_to("a.png")), changes=("out.csv",)),
+    bad("labels-csv-matching-no-input", (GOOD, "--labels", "{tmp}/l.csv", *OUT), 1,
+        r"accuracy not computed: no predicted source matched", write("l.csv", "other.png,1\n"),
+        changes=("out.csv",)),
 ]  # fmt: skip

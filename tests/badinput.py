@@ -66,12 +66,13 @@ def check(row: Bad, code: int, err: str, before: dict[Path, str], after: dict[Pa
     assert not leftovers, f"partial files left: {leftovers}"
 
 
-def full_disk(folder: str, size: str):
-    """A tmpfs of ``size`` at tmp/folder: a real full disk (root only; the row skips elsewhere)."""
+def full_disk(folder: str, size: str, options: str = ""):
+    """A tmpfs of ``size`` at tmp/folder: a real full disk (root only; the row skips elsewhere). ``options``:
+    more mount options (",ro": a read-only disk)."""
 
     def setup(tmp: Path) -> None:
         (tmp / folder).mkdir(parents=True)
-        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(tmp / folder)]
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "tmpfs", str(tmp / folder)]
         if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
             import pytest
 

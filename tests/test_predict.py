@@ -299,7 +299,7 @@ def test_a_model_with_a_frozen_batch_is_refused(tmp_path, capsys):
 def test_labels_that_do_not_fit_are_said_so(tmp_path, model_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), np.uint8))
     np.save(tmp_path / "short.npy", np.array([1, 2]))
-    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "short.npy") == 0
+    assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "short.npy") == 1  # asked for
     captured = capsys.readouterr()
     assert "not computed: 2 labels for 4 predictions" in captured.err and "accuracy:" not in captured.out
     out = tmp_path / "out.csv"  # more labels than the inputs can give: said before anything runs

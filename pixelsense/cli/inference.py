@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pixelsense.cli.options import data_options, positive_int
 from pixelsense.config import Parser
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError, command
+from pixelsense.files import cannot_write
 from pixelsense.signals import if_stopped
 
 STOPPED_BY_READER = 141  # 128 + SIGPIPE: the exit a shell reports for a tool whose pipe's reader stopped
@@ -51,6 +53,9 @@ def predict_main(argv: list[str] | None = None) -> int:
                         "each core at once; more: fewer batches at once; a worker uses one)")  # fmt: skip
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
+    for option, value in (("--model", args.model), ("--output", args.output), ("--labels", args.labels)):
+        if value == "":  # Path("") is the current folder: never what an empty argument meant
+            raise PixelsenseError(f"{option} is empty; name a file (see predict.py --help).")
     args.output = None if args.output == "-" else args.output  # the usual name for stdout
     for option, value in (("--threads", args.threads), ("--workers", args.workers)):
         if value and value > cores():  # every one would be started, to share the same cores
@@ -61,6 +66,8 @@ def predict_main(argv: list[str] | None = None) -> int:
         raise PixelsenseError("stdout is closed, so the rows have nowhere to go; pass --output FILE.")
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
     if_stopped(written)
+    if not args.output and isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="surrogateescape")  # a name that is not UTF-8: its bytes, as ls writes
     try:
         return run(args)
     except BrokenPipeError:  # the reader of a pipe stopped (| head): stop too, quietly, as Unix tools do
@@ -68,6 +75,11 @@ def predict_main(argv: list[str] | None = None) -> int:
         os.dup2(null, sys.stdout.fileno())  # for Python's last flush
         os.close(null)
         return STOPPED_BY_READER
+    except OSError as err:  # writing the rows to stdout (a full disk behind >): say stdout, not --output
+        if args.output or err.filename is not None:
+            raise
+        stdout = OSError(err.errno, err.strerror, "stdout")
+        raise PixelsenseError(cannot_write(stdout, "--output FILE")) from None
 
 
 def predict_quietly(argv: list[str]) -> None:

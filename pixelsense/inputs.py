@@ -25,6 +25,7 @@ from pixelsense.paths import Failure, kind_of
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 PLAIN = ("JPEG", "PNG", "BMP", "GIF")  # formats that keep an orientation only in EXIF or XMP metadata
 AS_GIVEN = photo.LIGHT_ON_DARK  # IDX files and .npy arrays are in dataset form: read as they are
+IDX_IMAGES = b"\x00\x00\x08\x03"  # the magic number of an IDX file of uint8 images
 MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); a larger one is refused from its header
 
 
@@ -107,7 +108,7 @@ def _decode(path: str | Path, invert: str) -> np.ndarray:
     from its header, before any pixel is decoded."""
     if (gray := jpeg.decode(path, MAX_PIXELS)) is not None:
         return gray
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo
     try:
@@ -121,14 +122,30 @@ def _decode(path: str | Path, invert: str) -> np.ndarray:
                     im.draft("L", photo.decode_size(im.size))
                 im.load()
                 if im.format not in PLAIN or "exif" in im.info or "xmp" in im.info:  # rotation, as phones say
-                    im = ImageOps.exif_transpose(im)  # (what it reads costs more than a small JPEG's pixels)
+                    im = _upright(im)  # (what it reads costs more than a small JPEG's pixels)
                 gray = np.asarray(photo.shrink(_gray(im, background)))  # a worker keeps no large image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         pixels = int(re.findall(r"\d+", str(err))[0])  # Pillow says "Image size (N pixels) exceeds ..."
         raise _Bad(_too_large(f"{pixels:,}")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise _Bad(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
+    except MemoryError:  # within MAX_PIXELS, but more than this machine has free now
+        raise _Bad("needs more memory to decode than is free; shrink it or free some memory") from None
     return gray
+
+
+def _upright(im):
+    """The image turned as its EXIF or XMP says. Metadata that does not parse says no turn, so the pixels
+    are used as they are (as a JPEG's already were), and Pillow's warnings about it, of no use to the user,
+    are dropped."""
+    from PIL import ImageOps
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+        try:
+            return ImageOps.exif_transpose(im)
+        except (SyntaxError, ValueError, struct.error):  # "not a TIFF file", an IFD cut short
+            return im
 
 
 def _too_large(pixels: str) -> str:
@@ -175,7 +192,7 @@ def count(items: Iterable[Path | Failure]) -> int:
             elif kind == "idx":
                 with _open_idx(item) as f:
                     header = f.read(8)
-                total += struct.unpack(">I", header[4:8])[0] if header[:4] == b"\x00\x00\x08\x03" else 0
+                total += struct.unpack(">I", header[4:8])[0] if header[:4] == IDX_IMAGES else 0
             elif kind == "image":
                 total += 1
         except (OSError, EOFError, ValueError, struct.error, zlib.error):
@@ -185,15 +202,24 @@ def count(items: Iterable[Path | Failure]) -> int:
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype a .npy file declares, read from its header alone: ValueError (with the reason)
-    when it holds Python objects or its header promises more bytes than the file holds."""
+    when the header is not a valid one, the file holds Python objects, or its header promises more bytes
+    than the file holds. The one place a header is checked: what passes here, np.load can map."""
     with open(path, "rb") as f:
         try:
             version = np.lib.format.read_magic(f)
             shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
                                np.lib.format.read_array_header_2_0)(f)  # fmt: skip
-        except (ValueError, EOFError) as err:
-            raise ValueError(f"is not a .npy array ({err})" if f.tell() else "is empty") from None
+        except OSError:
+            raise  # a failed read, which each caller words
+        except Exception as err:  # numpy's parser lets a malformed header raise what Python's tokenizer does
+            if not f.tell():
+                raise ValueError("is empty") from None
+            said = isinstance(err, (ValueError, EOFError))  # numpy's reasons, cut: some quote the header
+            raise _not_npy(str(err).splitlines()[0][:120] if said else "its header does not parse") from None
         have = os.fstat(f.fileno()).st_size - f.tell()
+    # numpy checks that the shape holds ints, not that an array can have it: np.load would overflow
+    if any(n < 0 for n in shape) or math.prod(n for n in shape if n) * max(dtype.itemsize, 1) >= 2**63:
+        raise _not_npy(f"its header says shape {tuple(shape)}, which no array has")
     if dtype.hasobject:
         raise ValueError("holds pickled Python objects, which are never loaded; save plain arrays")
     need = math.prod(shape) * dtype.itemsize
@@ -201,6 +227,10 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
         raise ValueError(f"is truncated: its header says shape {tuple(shape)} ({need:,} bytes), the file "
                          f"holds {have:,}")  # fmt: skip
     return tuple(shape), dtype
+
+
+def _not_npy(why: str) -> ValueError:
+    return ValueError(f"is not a .npy array ({why}); save it with numpy.save")
 
 
 def _read_npy(path: Path, chunk: int) -> Iterator[Chunk]:
@@ -251,7 +281,7 @@ def _read_idx(path: Path, chunk: int) -> Iterator[Chunk]:
         except OSError as err:
             raise _Bad(f"cannot be read ({err})") from None
         count, rows, cols = struct.unpack(">III", header[4:]) if len(header) == 16 else (0, 0, 0)
-        if header[:4] == b"\x00\x00\x08\x03" and rows == cols == IMAGE_SIZE and size > 16 + count * PIXELS:
+        if header[:4] == IDX_IMAGES and rows == cols == IMAGE_SIZE and size > 16 + count * PIXELS:
             raise _Bad(f"has data after its {count} images: not a clean IDX file")
     yield from _idx_chunks(path, chunk)
 
@@ -260,8 +290,10 @@ def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
     try:
         with _open_idx(path) as f:
             header = f.read(16)
-            if len(header) < 16 or header[:4] != b"\x00\x00\x08\x03":
+            if header[:4] != IDX_IMAGES[: len(header)]:
                 raise _Bad("is not an IDX image file (bad magic number)")
+            if len(header) < 16:  # the right magic number, cut short: a truncated file, not a foreign one
+                raise _Bad(f"is truncated: {len(header)} bytes, too short for an IDX header (16)")
             count, rows, cols = struct.unpack(">III", header[4:])
             if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):
                 raise _Bad(f"holds {rows}×{cols} images; need 28×28")

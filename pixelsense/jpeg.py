@@ -22,12 +22,14 @@ SPACES = ("Gray", "YCbCr")  # colour spaces whose gray is their luma; Pillow con
 SUFFIXES = (".jpg", ".jpeg")  # the names tried here (a JPEG named otherwise goes to Pillow: same pixels)
 SOI, SOS, APP1 = 0xD8, 0xDA, 0xE1  # JPEG markers: start of image, start of scan, EXIF or XMP
 READ = 1 << 16  # bytes read at once: a small photo in one system call
+MOST = 64 << 20  # the most read whole here, more than a camera's photo; Pillow reads a larger file in blocks
 
 
 def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
     """The JPEG at ``path`` as uint8 grayscale [height, width] (``photo.shrink``-ed), or None where Pillow
     must decode it: not named or not made as a JPEG, EXIF or XMP (an orientation may be there), another
-    colour space, over ``max_pixels`` (refused by the caller), or anything libjpeg-turbo finds wrong."""
+    colour space, over ``max_pixels`` (refused by the caller), over MOST bytes (Pillow reads it in blocks), or
+    anything libjpeg-turbo finds wrong, a lack of memory included."""
     if simplejpeg is None or not str(path).lower().endswith(SUFFIXES):  # other formats: no file opened twice
         return None
     try:
@@ -38,15 +40,16 @@ def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
             return None
         least_width, least_height = _draft_size((width, height))
         pixels = simplejpeg.decode_jpeg(data, "GRAY", min_height=least_height, min_width=least_width)
-    except (OSError, ValueError):
+    except (OSError, ValueError, MemoryError):  # Pillow decodes it by its own means, or says why it cannot
         return None
     return photo.shrink_array(pixels[:, :, 0])
 
 
 def _read(path: str | Path) -> bytes | bytearray | None:
     """The file's bytes, or None (having read no more than its first READ bytes) where it does not start as
-    a JPEG. Plain system calls: a Python file object costs more than a small JPEG's read. A read cut short
-    (a network file system) is found by libjpeg-turbo, which is strict, and the file goes to Pillow."""
+    a JPEG, or about MOST bytes where it is larger than that. Plain system calls: a Python file object costs
+    more than a small JPEG's read. A read cut short (a network file system) is found by libjpeg-turbo,
+    which is strict, and the file goes to Pillow."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # binary: Windows would change the bytes
     try:
         data = os.read(fd, READ)
@@ -55,9 +58,9 @@ def _read(path: str | Path) -> bytes | bytearray | None:
         if len(data) < READ:
             return data
         whole = bytearray(data)  # a larger file: the rest read onto it, so that memory holds it once
-        while more := os.read(fd, 16 * READ):
+        while len(whole) <= MOST and (more := os.read(fd, 16 * READ)):
             whole += more
-        return whole
+        return whole if len(whole) <= MOST else None
     finally:
         os.close(fd)
 

@@ -16,7 +16,10 @@ from pixelsense.errors import PixelsenseError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
 CASELESS = os.path.normcase("A") == "a"  # Windows: paths compare (and sort) as lower case
-NO_IMAGES = "holds or matches no PNG, JPEG, BMP, GIF or TIFF images, IDX or .npy files"
+NO_IMAGES = (
+    "holds or matches no PNG, JPEG, BMP, GIF or TIFF images; folders are searched for images only, so name "
+    "IDX files and .npy arrays themselves"
+)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ use (also used by tests/test_predict.py)."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import struct
@@ -22,23 +23,40 @@ Setup = Callable[[Path], None]
 OUT = ("--output", "{tmp}/out.csv")  # written only where a row lists "out.csv" in its changes
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def png_header(width: int, height: int) -> bytes:
     """A PNG that declares ``width`` × ``height`` pixels in a few dozen bytes (no pixel data)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
     return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b""))
+        + png_chunk(b"IEND", b"")
     )
+
+
+def png_with_exif(exif: bytes) -> bytes:
+    """A good 28×28 PNG whose eXIf chunk holds ``exif`` (a phone's orientation is kept there)."""
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(out, "PNG")
+    png = out.getvalue()
+    at = png.find(b"IDAT") - 4  # before the pixels, where Pillow reads it on opening
+    return png[:at] + png_chunk(b"eXIf", exif) + png[at:]
+
+
+def npy_file(header: str, data: bytes = b"") -> bytes:
+    """A version 1.0 .npy file with the header text ``header`` (a valid one or not) and then ``data``."""
+    raw = header.encode()
+    raw += b" " * (63 - (10 + len(raw)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(raw)) + raw + data
 
 
 def npy_declaring(shape: tuple[int, ...], dtype: str = "|u1", data: bytes = b"") -> bytes:
     """A .npy file whose header declares ``shape`` but which holds only ``data``."""
-    header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
-    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data
+    return npy_file(repr({"descr": dtype, "fortran_order": False, "shape": shape}), data)
 
 
 def onnx_model(
@@ -110,6 +128,8 @@ IDX = write("x-idx3-ubyte", idx_bytes(np.zeros((3, 28, 28), np.uint8)))
 SHOTS = image("shots/x.png")
 IDX_HEADER = struct.pack(">IIII", 0x803, 4_000_000_000, 28, 28)  # 4 billion 28×28 images, it says
 LABELS = "".join(f"good{i}.png,{i}\n" for i in range(3))
+NEGATIVE = write("neg.npy", npy_declaring((-1, 28, 28), data=bytes(784)))  # -1 × 784 bytes: "fits" any file
+UNCLOSED = npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 28, 28) ", bytes(784))  # no "}"
 
 
 def bad(id: str, args: tuple[str, ...], exit: int, says: str, setup: Setup | None = None, changes=()) -> Bad:
@@ -190,6 +210,27 @@ ROWS: list[Bad] = [
         write("w-idx3-ubyte", idx_bytes(np.zeros((3, 27, 28), np.uint8)))),
     bad("idx-gz-with-a-bad-crc", ("{tmp}/z-idx3-ubyte.gz", *OUT), 2, r"cannot be read \(CRC",
         write("z-idx3-ubyte.gz", gzip.compress(idx_bytes(np.zeros((3, 28, 28), np.uint8)))[:-8] + bytes(8))),
+    # Malformed headers, as inputs and as labels (and when --labels has inputs counted first).
+    bad("npy-declaring-a-negative-shape", (GOOD, "{tmp}/neg.npy", *OUT), 1,
+        r"neg\.npy: is not a \.npy array \(its header says shape \(-1, 28, 28\), which no array has\); save",
+        NEGATIVE, changes=("out.csv",)),
+    bad("npy-with-an-unclosed-header", (GOOD, "{tmp}/u.npy", *OUT), 1,
+        r"u\.npy: is not a \.npy array \(its header does not parse\)", write("u.npy", UNCLOSED), changes=("out.csv",)),
+    bad("npy-declaring-0-by-10-to-the-20", ("{tmp}/z.npy", *OUT), 2, r"shape \(0, 10{20}, 28\), which no array has",
+        write("z.npy", npy_declaring((0, 10**20, 28)))),
+    bad("npy-declaring-a-negative-shape-with-labels", (GOOD, "{tmp}/neg.npy", "--labels", "{tmp}/l.npy", *OUT), 1,
+        r"neg\.npy: is not a \.npy array", both(NEGATIVE, write("l.npy", np.array([9]))), changes=("out.csv",)),
+    bad("labels-npy-with-an-unclosed-header", (GOOD, "--labels", "{tmp}/l.npy", *OUT), 2,
+        r"--labels .*l\.npy: is not a \.npy array \(its header does not parse\)", write("l.npy", UNCLOSED)),
+    bad("labels-npy-declaring-a-negative-shape", (GOOD, "--labels", "{tmp}/l.npy", *OUT), 2,
+        r"l\.npy: is not a \.npy array \(its header says shape \(-1,\)", write("l.npy", npy_declaring((-1,), data=bytes(8)))),
+    bad("idx-of-10-bytes", (GOOD, "{tmp}/s-idx3-ubyte", *OUT), 1, r"s-idx3-ubyte: is truncated: 10 bytes",
+        write("s-idx3-ubyte", IDX_HEADER[:10]), changes=("out.csv",)),
+    bad("folder-of-idx-files", ("{tmp}/raw", *OUT), 2,
+        r"raw: .*folders are searched for images only, so name IDX files and \.npy arrays themselves",
+        write("raw/x-idx3-ubyte", idx_bytes(np.zeros((3, 28, 28), np.uint8)))),
+    bad("png-with-an-exif-that-does-not-parse", (GOOD, "{tmp}/ex.png", *OUT), 0, r"2 images done, 0 failed",
+        write("ex.png", png_with_exif(b"no TIFF header: any bytes a camera app wrote")), changes=("out.csv",)),
     # An output that is also an input: refused before anything runs, nothing changed.
     bad("output-is-an-input-image", ("{tmp}/a.png", "--output", "{tmp}/a.png"), 2,
         r"--output .*a\.png is an input", image("a.png")),

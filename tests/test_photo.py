@@ -125,6 +125,20 @@ def test_libjpeg_turbo_reads_plain_jpegs_as_pillow_does(tmp_path, monkeypatch):
         assert np.array_equal(image, pillow) and polarity == its
 
 
+def test_a_jpeg_over_most_bytes_goes_to_pillow_unread(tmp_path, monkeypatch):
+    """A JPEG followed by gigabytes of zeros (a sparse file here) is not read whole into memory: the fast
+    path stops at about jpeg.MOST bytes, and Pillow reads it in blocks up to the end of its image."""
+    Image.fromarray(garment(0)).save(tmp_path / "small.jpg")
+    (tmp_path / "padded.jpg").write_bytes((tmp_path / "small.jpg").read_bytes())
+    os.truncate(tmp_path / "padded.jpg", 4 * jpeg.MOST)
+    real, read = os.read, []
+    monkeypatch.setattr(os, "read", lambda fd, n: read.append(n) or real(fd, n))
+    assert jpeg.decode(tmp_path / "padded.jpg", MAX_PIXELS) is None
+    assert sum(read) <= jpeg.MOST + 16 * jpeg.READ  # what was asked for: a bound on what was read
+    monkeypatch.undo()
+    assert np.array_equal(load_image(tmp_path / "padded.jpg")[0], load_image(tmp_path / "small.jpg")[0])
+
+
 def dataset_inputs(folder: Path, items: np.ndarray) -> dict[str, Path]:
     folder.mkdir()
     np.save(folder / "items.npy", items)

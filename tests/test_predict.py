@@ -14,23 +14,26 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from bad_inference import npy_declaring, onnx_model
+from bad_inference import npy_declaring, onnx_model, png_with_exif
 from conftest import idx_bytes
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
+from pixelsense import jpeg
 from pixelsense import predict as predict_module
 from pixelsense.cli import predict_main as main
 from pixelsense.export import export
 from pixelsense.files import OutputIsInput, check_not_input
-from pixelsense.inputs import load_image
+from pixelsense.inputs import Chunk, load_image, read_images
 from pixelsense.module import Classifier
-from pixelsense.paths import _glob, expand
+from pixelsense.paths import Failure, _glob, expand
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
@@ -349,6 +352,42 @@ def test_float_and_rotated_images(tmp_path):
     rows = np.flatnonzero((shown > 128).any(1))  # the bar on top once upright: wider than the stem below
     assert (shown[rows[0]] > 128).sum() > 20 and (shown[rows[-1]] > 128).sum() < 10
     assert np.abs(shown.astype(int) - upright).max() <= 2
+
+
+def test_an_exif_that_does_not_parse_turns_nothing_and_warns_nothing(tmp_path, model_path, capsys):
+    """A PNG's eXIf that is no TIFF, or whose first IFD lies past its end: the pixels as they are, no line
+    from Pillow's TiffImagePlugin on stderr."""
+    (tmp_path / "plain.png").write_bytes(png_with_exif(b""))
+    (tmp_path / "junk.png").write_bytes(png_with_exif(b"no TIFF header: any bytes a camera app wrote"))
+    (tmp_path / "far.png").write_bytes(png_with_exif(b"II*\0" + struct.pack("<I", 999_999) + bytes(20)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert predict(model_path, *(tmp_path / n for n in ("junk.png", "far.png"))) == 0
+    assert not [w for w in caught if "EXIF" in str(w.message)] and "EXIF" not in capsys.readouterr().err
+    for name in ("junk.png", "far.png"):
+        assert np.array_equal(load_image(tmp_path / name)[0], load_image(tmp_path / "plain.png")[0])
+
+
+def test_an_image_beyond_free_memory_fails_alone(tmp_path, monkeypatch):
+    """A MemoryError while one file is decoded (by libjpeg-turbo, then by Pillow) is that file's failure."""
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "big.jpg")
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "good.jpg")
+    real = JpegImageFile.load
+
+    def load(im):
+        if Path(im.filename).name == "big.jpg":
+            raise MemoryError
+        return real(im)
+
+    def decode_jpeg(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(JpegImageFile, "load", load)
+    if jpeg.simplejpeg is not None:
+        monkeypatch.setattr(jpeg.simplejpeg, "decode_jpeg", decode_jpeg)
+    failure, chunk = read_images([str(tmp_path / "big.jpg"), str(tmp_path / "good.jpg")], "auto")
+    assert isinstance(failure, Failure) and failure.reason.startswith("needs more memory to decode")
+    assert isinstance(chunk, Chunk) and chunk.sources == [str(tmp_path / "good.jpg")]
 
 
 def test_a_glob_that_matches_folders_searches_them(tmp_path, model_path, capsys):

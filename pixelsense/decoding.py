@@ -117,6 +117,12 @@ class Decoder:
             worker.kill()  # SIGTERM is ignored by workers
         for worker in workers:
             worker.join()
+        # A worker killed half-way through sending a result (a task's is larger than a pipe's buffer) leaves
+        # the pool's thread waiting in recv() for the rest of it: the read ends (EOF) only once no process
+        # holds the pipe's write end, and this one holds one too, though only workers write there.
+        results = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+        if results is not None:
+            results.close()
         pool.shutdown(wait=True, cancel_futures=True)  # its thread sees the workers gone, and ends
 
 

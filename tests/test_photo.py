@@ -311,6 +311,52 @@ def test_a_stop_ends_the_pool_at_once(tmp_path, how):
         os.killpg(process.pid, 0)
 
 
+HALF_SENT = """
+import os, struct, sys, time
+from pathlib import Path
+from pixelsense import decoding
+from pixelsense.cli import predict_main
+
+def half_sent(paths, invert, model):
+    results = sys._getframe(1).f_locals["result_queue"]  # the pool's, in concurrent.futures' worker loop
+    with results._wlock:  # held as a send holds it: the other worker's results wait
+        os.write(results._writer.fileno(), struct.pack("!i", 2**20) + bytes(1024))  # 1 KB of 1 MB
+        Path(sys.argv[1], str(os.getpid())).touch()
+        time.sleep(600)
+
+decoding._task = half_sent  # the workers are forked: theirs too
+sys.exit(predict_main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
+def test_a_stop_while_a_worker_is_half_way_through_sending_a_result_ends_the_pool(tmp_path):
+    """The pool's thread is reading a result that a worker has sent the start of when the stop kills it:
+    the run still ends at once, rather than wait forever for the rest."""
+    folder, sent, out = tmp_path / "photos", tmp_path / "sent", tmp_path / "out.csv"
+    folder.mkdir()
+    sent.mkdir()
+    for i in range(TASK + 8):
+        Image.fromarray(garment(i)).save(folder / f"{i}.png")
+    argv = [sys.executable, "-c", HALF_SENT, str(sent), "--model", str(MODEL), str(folder), "--output", str(out), "--workers", "2"]  # fmt: skip
+    process = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any(sent.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)  # a hang, turned into a failure
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError("the stop hung with a worker half-way through sending a result") from None
+    assert process.returncode == 130, err
+    assert err.strip() == f"predict.py: stopped by SIGINT; --output {out} was not written."
+    assert not out.exists() and not list(tmp_path.glob(".out.csv*"))
+    with pytest.raises(ProcessLookupError):  # no worker is left behind
+        os.killpg(process.pid, 0)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores")
 def test_a_killed_worker_fails_its_files_and_the_rest_go_on(tmp_path):
     queued = 2 * AHEAD * TASK  # the most that a killed worker can take with it: the tasks queued to the pool

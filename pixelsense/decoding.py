@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout  # TimeoutError itself from Python 3.11
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -99,12 +100,27 @@ class Decoder:
                 continue
             task, future = pending.popleft()
             try:
-                results = future.result()
+                results = self._result(future)
             except BrokenProcessPool:  # a worker was killed: the tasks queued to the pool are lost
                 self._stop()
                 yield from (Failure(path, DIED) for path in task)
                 continue
             yield from results
+
+    def _result(self, future: Future) -> list[Chunk | Failure]:
+        """A task's results. A worker that dies half-way through sending a result leaves the pool's thread
+        waiting for the rest (another worker holds the pipe open), never to find the pool broken: a dead
+        worker seen from here says so instead. Workers end only when the pool does, so a dead one crashed."""
+        while True:
+            try:
+                return future.result(timeout=WATCH)
+            except FutureTimeout:
+                try:
+                    workers = tuple((getattr(self._pool, "_processes", None) or {}).values())
+                except RuntimeError:  # the pool's thread changed them meanwhile: look again next time
+                    continue
+                if any(worker.exitcode is not None for worker in workers):
+                    raise BrokenProcessPool("a decoding worker died") from None
 
     def _stop(self) -> None:
         """Cancel what is queued and end the workers now (what they are decoding is not wanted)."""

@@ -3,8 +3,11 @@ checkpoint_io.py)."""
 
 from __future__ import annotations
 
+import glob
+import os
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -66,6 +69,41 @@ class Checkpoint(ModelCheckpoint):
     def file_exists(self, filepath, trainer) -> bool:
         wait_for_writes(trainer)
         return super().file_exists(filepath, trainer)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A run folder that was moved (or is reached by another path) keeps what it knew: its paths are
+        taken to this folder. Lightning would keep only the old best path, and forget its score."""
+        old = state_dict.get("dirpath")
+        if old and self.dirpath and os.path.realpath(old) != os.path.realpath(self.dirpath):
+            state_dict = _moved(state_dict, old, self.dirpath)
+        super().load_state_dict(state_dict)
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        """Resuming: a best checkpoint that this state does not know was written by an epoch that a kill cut
+        short before its ``last.ckpt`` (or its old best was not yet removed). That epoch is trained again, so
+        the file is removed rather than left as a second "best" beside the new one (or under ``-v1``)."""
+        resumed = trainer.ckpt_path is not None and trainer.is_global_zero
+        if not resumed or self.monitor is None or not self.dirpath:
+            return
+        if self.best_model_path and not os.path.exists(self.best_model_path):
+            return  # killed after the old best was removed: the unknown one is the best there is, kept
+        known = {Path(p).name for p in (*self.best_k_models, self.best_model_path) if p}
+        prefix = glob.escape(self.filename.split("{")[0]) if self.filename else ""
+        for path in Path(self.dirpath).glob(f"{prefix}*{self.FILE_EXTENSION}"):
+            if path.name not in known and path.name != f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}":
+                path.unlink(missing_ok=True)
+
+
+def _moved(state: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """ModelCheckpoint's state with the paths under ``old`` moved under ``new``."""
+
+    def there(path):
+        return os.path.join(new, os.path.relpath(path, old)) if isinstance(path, str) and path else path
+
+    paths = ("best_model_path", "kth_best_model_path", "last_model_path")
+    moved = {**state, "dirpath": new, **{key: there(state.get(key)) for key in paths if key in state}}
+    moved["best_k_models"] = {there(path): score for path, score in state.get("best_k_models", {}).items()}
+    return moved
 
 
 class QuietProfiler(PassThroughProfiler):

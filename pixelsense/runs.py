@@ -7,12 +7,14 @@ training everything again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pixelsense.config import RECIPE_FIELDS, FitConfig
 from pixelsense.constants import ARCHS
+from pixelsense.errors import PixelsenseError
 
 
 def run_dir(out_dir: str | Path, name: str, seed: int) -> Path:
@@ -48,7 +50,7 @@ def train_run(model: str, seed: int, out_dir: str | Path, data_dir: str = "data"
     """The metrics of one run of ``model``'s default recipe changed by ``options`` (FitConfig fields) with
     ``seed``, in ``<out_dir>/runs/<name>-seed<seed>``. A finished run there, or in the same place under one
     of the ``reuse`` folders, is taken as it is; otherwise the run is trained."""
-    from pixelsense.train import fit
+    from pixelsense.train import ResumeError, fit
 
     name = name or model
     logdir = Path(out_dir) / "tensorboard"
@@ -59,8 +61,19 @@ def train_run(model: str, seed: int, out_dir: str | Path, data_dir: str = "data"
             log(f"reusing {run_dir(folder, name, seed)} ({name} seed {seed}, already trained)")
             return metrics
     cfg = given.resolved()  # the last one: this run's own folder
+    if (Path(cfg.checkpoint_dir) / "last.ckpt").is_file():  # stopped before its report: go on with it
+        cfg = dataclasses.replace(cfg, resume=True)
     log(f"training {name} seed {seed} into {cfg.checkpoint_dir}")
-    return fit(cfg, command=given.command_line())
+    try:
+        return fit(cfg, command=given.command_line())
+    except ResumeError as err:  # another recipe's run there: kept, never trained over
+        reason = str(err).split(";")[0]
+        raise RunError(f"{cfg.checkpoint_dir} holds a run this one cannot reuse or go on with ({reason}); "
+                       "move that folder away to train this run there.") from None  # fmt: skip
+
+
+class RunError(PixelsenseError):
+    """A run's folder holds another run, which is kept; the message says which and what to do."""
 
 
 def train_runs(

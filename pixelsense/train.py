@@ -33,6 +33,7 @@ from pixelsense.data import FashionMNISTDataModule
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import check_writable, exclusive, write_text_atomic
 from pixelsense.module import Classifier
+from pixelsense.paths import not_regular
 from pixelsense.sources import ensure_fashion_mnist
 
 # Lightning internals on torch >= 2.10; not actionable for a user.
@@ -78,16 +79,20 @@ def _device_line(trainer: pl.Trainer) -> str:
 
 def _resume_path(cfg: FitConfig) -> str | None:
     if not cfg.resume:
+        _no_run_there(cfg)
         return None
     last = Path(cfg.checkpoint_dir) / "last.ckpt"
-    if not last.is_file():
-        raise ResumeError(f"nothing to resume: {last} does not exist; train once without --resume first.")
+    if problem := not_regular(last):
+        if "does not exist" in problem:
+            raise ResumeError(f"nothing to resume: {last} does not exist; train once without --resume first.")
+        raise ResumeError(f"{last} {problem}; move it away, or start a new run in another --checkpoint-dir.")
     try:
         state = read_checkpoint(last)
         saved, done = state["hyper_parameters"], state["epoch"] + 1
     except Exception as err:  # a damaged file fails in many ways
         raise ResumeError(
-            f"{last} is damaged ({type(err).__name__}); move it away or train without --resume."
+            f"{last} is damaged ({type(err).__name__}); move it away, or start a new run in another "
+            "--checkpoint-dir."
         ) from None
     missing = [key for key in RESUME_STATE if not state.get(key)]
     if missing:
@@ -97,24 +102,50 @@ def _resume_path(cfg: FitConfig) -> str | None:
         raise ResumeError(
             f"{last} holds a {saved.get('arch')!r} model, not {cfg.model!r}; pass the matching --model."
         )
-    for key in ("hidden", "channels"):  # the shapes of the weights
-        had, want = tuple(saved.get(key, ())), getattr(cfg, key)
+    for key in ("hidden", "channels", "permute_pixels"):  # the shapes and order of the weights
+        had, want = saved.get(key), getattr(cfg, key)
+        if key != "permute_pixels":  # widths: a list in the checkpoint, a tuple here
+            had, want = tuple(had or ()), tuple(want)
         if had != want:
-            raise ResumeError(
-                f"{last} was trained with --{key} {had}, not {want}; resume with the same --{key}."
-            )
-    if saved.get("permute_pixels") != cfg.permute_pixels:
-        raise ResumeError(
-            f"{last} was trained with --permute-pixels {saved.get('permute_pixels')}, not "
-            f"{cfg.permute_pixels}; resume with the same --permute-pixels."
-        )
+            raise ResumeError(f"{last} was trained with {_as_option(key, had)}, not {_as_option(key, want)}; "
+                              "resume with the run's settings.")  # fmt: skip
     _same_run(last, state, cfg)
-    # A run stopped after its last epoch but before its report (metrics.json, written last) is finished.
-    if done > cfg.epochs or (done == cfg.epochs and (Path(cfg.checkpoint_dir) / "metrics.json").is_file()):
+    if done > cfg.epochs or (done == cfg.epochs and _reported(cfg, done)):
         raise ResumeError(
             f"{last} has already trained {done} epochs; pass --epochs above {done} to continue."
         )
     return str(last)
+
+
+def _reported(cfg: FitConfig, epochs: int) -> bool:
+    """Whether the run's report (metrics.json, written last) is that of ``epochs`` epochs: a run stopped after
+    its last epoch but before its report is not finished, nor is one resumed for more epochs and stopped
+    before its new report (the old one describes fewer)."""
+    try:
+        return json.loads((Path(cfg.checkpoint_dir) / "metrics.json").read_text()).get("epochs") == epochs
+    except (OSError, ValueError, AttributeError):  # missing, unreadable, or not this project's
+        return False
+
+
+RUN_FILES = ("last.ckpt", "metrics.json", "model.onnx", "config.json")  # besides best-*.ckpt
+
+
+def _no_run_there(cfg: FitConfig) -> None:
+    """Refuse to start a new run in a folder that holds another's files: they would be replaced or, worse,
+    mixed with the new run's. A one-batch smoke test writes nothing there."""
+    folder = Path(cfg.checkpoint_dir)
+    found = [name for name in RUN_FILES if (folder / name).exists()] + sorted(
+        p.name for p in folder.glob("best-*.ckpt")
+    )
+    if found and not cfg.fast_dev_run:
+        shown_files = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        raise ResumeError(f"{folder} already holds a run ({shown_files}); pass --resume to go on with it, or "
+                          "choose another --checkpoint-dir for a new run.")  # fmt: skip
+
+
+def _as_option(key: str, value) -> str:
+    """A setting as the option that gives it: ``--hidden 512 256``; ``no --permute-pixels`` for None."""
+    return f"no {option(key)}" if value is None else f"{option(key)} {shown(value)}"
 
 
 def _same_run(last: Path, state: dict, cfg: FitConfig) -> None:
@@ -125,10 +156,8 @@ def _same_run(last: Path, state: dict, cfg: FitConfig) -> None:
     now = json.loads(cfg.to_json())
     for key in ("seed", "recipe", "permute_pixels", *RECIPE_FIELDS):
         if key != "epochs" and saved.get(key) != now[key]:
-            had, want = shown(saved.get(key)), shown(now[key])
-            raise ResumeError(
-                f"{last} was trained with {option(key)} {had}, not {want}; resume with the run's settings."
-            )
+            had, want = _as_option(key, saved.get(key)), _as_option(key, now[key])
+            raise ResumeError(f"{last} was trained with {had}, not {want}; resume with the run's settings.")
     planned = saved.get("epochs", 0)
     if cfg.epochs < planned:
         raise ResumeError(f"{last} is a run of {planned} epochs (its learning-rate schedule was built for "
@@ -217,6 +246,9 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     train_seconds = stopwatch.seconds  # the whole run's, across resumes
     # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).
     best = checkpoint.best_model_path
+    if best and not Path(best).is_file():  # removed by hand, or a checkpoint copied in from another run
+        raise ResumeError(f"{best}, this run's best checkpoint, is missing, so it cannot be tested; put it "
+                          "back, or train again into another --checkpoint-dir.")  # fmt: skip
     scores = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
     if not trainer.is_global_zero:
         return None

@@ -42,7 +42,7 @@ def _last(change=None):
 def _finished(tmp: Path) -> None:
     """A complete run: every epoch in last.ckpt, and its report (metrics.json, written last)."""
     _last()(tmp)
-    (tmp / "ck" / "metrics.json").write_text("{}")
+    (tmp / "ck" / "metrics.json").write_text('{"epochs": 1}')
 
 
 def _lock(tmp: Path) -> None:
@@ -98,17 +98,19 @@ ROWS: list[Bad] = [
     Bad("fit-resume-another-model", "fit", (*FIT[:-4], "--model", "cnn", *INTO, "--epochs", "2", "--resume"),
         2, r"holds a 'ann' model, not 'cnn'; pass the matching --model", _last()),
     Bad("fit-resume-other-widths", "fit", (*FIT[:-1], "32", *INTO, "--epochs", "2", "--resume"), 2,
-        r"was trained with --hidden \(16,\), not \(32,\)", _last()),
+        r"was trained with --hidden 16, not --hidden 32", _last()),
     Bad("fit-resume-already-finished", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
         r"has already trained 1 epochs; pass --epochs above 1", _finished),
     Bad("fit-resume-with-another-seed", "fit", (*FIT, *INTO, "--epochs", "2", "--seed", "5", "--resume"), 2,
-        r"last.ckpt was trained with --seed 0, not 5; resume with the run's settings", _last()),
+        r"last.ckpt was trained with --seed 0, not --seed 5; resume with the run's settings", _last()),
     Bad("fit-resume-with-another-batch-size", "fit", (*FIT, *INTO, "--epochs", "2", "--batch-size", "64",
-        "--resume"), 2, r"was trained with --batch-size 256, not 64", _last()),
+        "--resume"), 2, r"was trained with --batch-size 256, not --batch-size 64", _last()),
     Bad("fit-resume-with-fewer-epochs-than-planned", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
         r"last.ckpt is a run of 3 epochs .*resume with --epochs 3", _last(_planned(3))),
     Bad("fit-resume-a-folder", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
-        r"nothing to resume", lambda tmp: (tmp / "ck" / "last.ckpt").mkdir(parents=True)),
+        r"last\.ckpt is a folder, not a file; move it away", lambda tmp: (tmp / "ck" / "last.ckpt").mkdir(parents=True)),
+    Bad("fit-resume-with-its-best-checkpoint-gone", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
+        r"this run's best checkpoint, is missing, so it cannot be tested", _last()),
     # fit.py: data
     Bad("fit-no-data-and-no-download", "fit", (*FIT[2:], "--data-dir", "{tmp}/nodata", "--no-download", *INTO,
         "--fast-dev-run"), 2, r"is missing and downloading is off"),

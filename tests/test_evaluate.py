@@ -16,6 +16,7 @@ from pixelsense.cli import compare_main, evaluate_main, fit_main
 from pixelsense.constants import CLASSES
 from pixelsense.evaluate import FILES
 from pixelsense.summary import conclusion, markdown
+from pixelsense.train import ResumeError
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +192,25 @@ def test_compare_trains_only_the_runs_it_does_not_have(tmp_path, trained_now):
     again = runs.train_runs(3, tmp_path, log=lambda _: None)
     assert [(cfg.model, cfg.seed) for cfg in trained_now] == [("ann", 2), ("cnn", 1), ("cnn", 2)]
     assert [m["config"]["seed"] for m in again["ann"]] == [0, 1, 2]
+
+
+def test_a_run_folder_stopped_before_its_report_is_resumed_and_another_run_is_kept(tmp_path, trained_now,
+                                                                                  monkeypatch):  # fmt: skip
+    folder = runs.run_dir(tmp_path, "ann", 0)
+    folder.mkdir(parents=True)
+    (folder / "last.ckpt").write_bytes(b"an interrupted run")
+    runs.train_run("ann", 0, tmp_path, log=lambda _: None)
+    assert [cfg.resume for cfg in trained_now] == [True]  # goes on from last.ckpt, not over it
+
+    def refused(cfg, command=""):
+        raise ResumeError(
+            f"{cfg.checkpoint_dir}/last.ckpt was trained with --lr 0.5, not --lr 0.002; resume ..."
+        )
+
+    monkeypatch.setattr("pixelsense.train.fit", refused)
+    with pytest.raises(runs.RunError, match=r"ann-seed1 holds a run this one cannot reuse or go on with \(.*"
+                       r"--lr 0\.5, not --lr 0\.002\); move that folder away"):  # fmt: skip
+        runs.train_run("ann", 1, tmp_path, log=lambda _: None)
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import json
 import math
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -264,11 +266,35 @@ def test_resume_refuses_damaged_finished_or_reshaped_runs(tmp_path, fake_data, c
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32", "--resume") == 2
     assert "has already trained 1 epochs; pass --epochs above 1" in capsys.readouterr().err
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "64", "--resume") == 2
-    assert "was trained with --hidden (32,), not (64,)" in capsys.readouterr().err
+    assert "was trained with --hidden 32, not --hidden 64; resume with" in capsys.readouterr().err
     last = tmp_path / "ck" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "32", "--resume") == 2
     assert "last.ckpt is damaged" in capsys.readouterr().err
+
+
+def test_a_new_run_into_a_folder_holding_a_run_is_refused(tmp_path, fake_data, capsys):
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32") == 0
+    folder = tmp_path / "ck"
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32", "--lr", "0.01") == 2
+    err = capsys.readouterr().err
+    assert f"{folder} already holds a run (last.ckpt, metrics.json, model.onnx, ...); pass --resume" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before  # nothing replaced
+    assert run(tmp_path, fake_data, "--model", "ann", "--hidden", "32", "--fast-dev-run") == 0  # no files
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_a_resume_for_more_epochs_stopped_before_its_report_resumes(tmp_path, fake_data, capsys):
+    """Resumed from 1 epoch to 2 and stopped after the second epoch, before the new report: metrics.json is
+    still the 1-epoch run's, and --resume writes the 2-epoch report instead of calling the run finished."""
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32") == 0
+    report = tmp_path / "ck" / "metrics.json"
+    old = report.read_text()
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "32", "--resume") == 0
+    report.write_text(old)  # as if stopped in the test, before the new report
+    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "32", "--resume") == 0
+    assert json.loads(report.read_text())["epochs"] == 2
 
 
 def test_a_configuration_names_the_command_that_reruns_it():
@@ -322,3 +348,34 @@ def test_steps_per_call_changes_nothing_but_speed(tmp_path, fake_data, monkeypat
     one = weights("one")
     assert calls == [2 * math.ceil(19 / 8), 38]  # the grouping did change
     assert all(torch.equal(grouped[k], one[k]) for k in one)
+
+
+def bests(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("best-*.ckpt"))
+
+
+def test_a_moved_run_folder_resumes_with_what_it_knew(tmp_path, fake_data):
+    """Lightning would keep only the old best path of a moved folder and forget its score: the next epoch
+    would be "best" whatever its score, and the true best would stay beside it, untracked."""
+    ann = ("--model", "ann", "--hidden", "32")
+    assert run(tmp_path / "a", fake_data, *ann, "--epochs", "1", "--no-export") == 0
+    (tmp_path / "a").rename(tmp_path / "b")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="The dirpath has changed")  # Lightning's, when it forgets
+        assert run(tmp_path / "b", fake_data, *ann, "--epochs", "2", "--no-export", "--resume") == 0
+    folder = tmp_path / "b" / "ck"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert len(bests(folder)) == 1 and metrics["best_checkpoint"] == str(folder / bests(folder)[0])
+
+
+def test_a_best_checkpoint_the_resumed_state_does_not_know_is_removed(tmp_path, fake_data):
+    """A kill between an epoch's new best and its last.ckpt leaves a best that last.ckpt does not know; that
+    epoch is trained again, and the folder keeps one best checkpoint, not two (or a -v1)."""
+    ann = ("--model", "ann", "--hidden", "32", "--no-export")
+    assert run(tmp_path, fake_data, *ann, "--epochs", "1") == 0
+    folder = tmp_path / "ck"
+    (folder / "metrics.json").unlink()  # not finished: killed after the epoch's best, before its last.ckpt
+    orphan = folder / "best-epoch01-acc0.9999.ckpt"
+    shutil.copy(folder / bests(folder)[0], orphan)
+    assert run(tmp_path, fake_data, *ann, "--epochs", "2", "--resume") == 0
+    assert len(bests(folder)) == 1 and not orphan.exists()

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import glob
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -49,11 +50,19 @@ def _partial(target: Path, kind: str = "") -> Path:
     """The temporary name beside ``target`` (``.<name>.<pid>.part``), short enough for any file system
     that takes ``target``; partial files that a killed process left under this name are removed first."""
     name = target.name[:NAME_KEPT]
-    for stale in target.parent.glob(f".{glob.escape(name)}.*.part"):
-        pid = stale.name[len(name) + 2 :].split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    _sweep(target.parent, name)
     return target.with_name(f".{name}.{os.getpid()}{'.' + kind if kind else ''}.part")
+
+
+def _sweep(folder: Path, name: str | None = None) -> None:
+    """Remove the partial files (and folders) in ``folder`` that _partial named, for ``name`` or for any
+    name, whose process is dead. Other ``.part`` files are someone else's: a user's, another tool's, or a
+    write still going on."""
+    pattern = re.compile(rf"\.{re.escape(name) if name else '.+'}\.(\d+)(\.[a-z]+)?\.part")
+    for stale in folder.glob(f".{glob.escape(name) if name else '*'}.*.part"):
+        made = pattern.fullmatch(stale.name)
+        if made and int(made[1]) != os.getpid() and not _alive(int(made[1])):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
@@ -159,8 +168,8 @@ def exclusive(folder: str | os.PathLike, user: str) -> Iterator[None]:
 
     The lock is on the folder itself (``flock``), so no lock file is left behind, and the system drops it
     when its holder dies, even by SIGKILL: a crashed run never blocks the next one. Partial files that a
-    killed holder left (``.<name>.<pid>.part``) are removed once the lock is held. ``user`` names the
-    option that chose the folder, for the message.
+    killed process left (``.<name>.<pid>.part``) are removed once the lock is held; a live process's, and
+    ``.part`` files not named so, stay. ``user`` names the option that chose the folder, for the message.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,9 +185,7 @@ def exclusive(folder: str | os.PathLike, user: str) -> Iterator[None]:
         except BlockingIOError:
             raise Busy(f"{folder} is in use by another run that is writing into it; wait for it to finish "
                        f"or pick another {user}.") from None  # fmt: skip
-        for stale in folder.glob(".*.part"):
-            if stale.is_file():
-                stale.unlink(missing_ok=True)
+        _sweep(folder)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -124,3 +124,17 @@ def test_an_error_in_a_results_folder_names_the_real_file(tmp_path):
     with pytest.raises(OSError) as caught, atomic_files(out) as tmp:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp / "figure.png"))
     assert caught.value.filename == str(out / "figure.png")
+
+
+def test_the_lock_sweeps_only_partial_files_of_dead_writers(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    mine = [folder / ".notes.part", folder / ".draft.v2.part"]  # a user's own files, not ours
+    writing = [folder / f".model.onnx.{os.getppid()}.part", folder / f"._.{os.getppid()}.old.part"]  # live
+    left = [folder / f".last.ckpt.{dead.pid}.part", folder / f".eval.{dead.pid}.old.part"]
+    for path in (*mine, *writing, *left):
+        path.write_text("bytes")
+    with exclusive(folder, "--checkpoint-dir"):
+        assert sorted(folder.iterdir()) == sorted([*mine, *writing])

@@ -56,9 +56,11 @@ def _metadata(hparams, test_accuracy: float | None) -> dict[str, str]:
 
 
 def check_destination(out: str | os.PathLike, ckpt: str | os.PathLike, data_dir: str | os.PathLike) -> None:
-    """Refuse an ``--out`` that cannot be written, or that is one of the files the export reads (the
-    checkpoint, the test set), by any path or link, before any work: ExportError, or OutputIsInput."""
+    """Refuse an ``--out`` that cannot be written, that is one of the files the export reads (the
+    checkpoint, the test set) by any path or link, that is not a plain file (a device, a FIFO) or that is
+    not named .onnx, before any work: ExportError, or OutputIsInput."""
     from pixelsense.files import check_not_input, file_in_the_way
+    from pixelsense.paths import not_regular
     from pixelsense.sources import SHA256, raw_dir
 
     out = Path(out)
@@ -70,6 +72,12 @@ def check_destination(out: str | os.PathLike, ckpt: str | os.PathLike, data_dir:
                           "--out.")  # fmt: skip
     check_not_input(out, [ckpt], "--out", "the --ckpt checkpoint")
     check_not_input(out, [raw_dir(data_dir) / name for name in SHA256], "--out", "a Fashion-MNIST file")
+    problem = not_regular(out)
+    if problem and out.exists():  # a device or FIFO would be replaced by a plain file: never what was meant
+        raise ExportError(f"--out {out} {problem}; name a .onnx file to write.")
+    if out.suffix.lower() != ".onnx":  # e.g. a run's last.ckpt: a name that says ONNX guards other files
+        raise ExportError(f"--out {out} does not end in .onnx; name a .onnx file to write, e.g. "
+                          f"{out.with_name(out.stem + '.onnx')}.")  # fmt: skip
 
 
 def export(
@@ -105,7 +113,7 @@ def _write_onnx(model, path: Path, test_accuracy: float | None) -> None:
 
 def verify_parity(model, onnx_path: str | os.PathLike, images: Tensor) -> dict[int, float]:
     """Compare onnxruntime with the torch model on ``images`` (uint8 ``[N, 28, 28]``) at each batch size in
-    PARITY_BATCHES; return the max |Δprobability| per batch size, or raise ExportError."""
+    PARITY_BATCHES; return the max |Δprobability| per batch size, or raise ExportError (NaN fails)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -115,10 +123,16 @@ def verify_parity(model, onnx_path: str | os.PathLike, images: Tensor) -> dict[i
         batch = images[:size].reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
         with torch.no_grad():
             expected = wrapper(batch)[1].numpy()
+        if not np.isfinite(expected).all():  # no export can be right about such a model
+            raise ExportError(
+                "the checkpoint gives NaN probabilities, so no ONNX file was written: its weights are not "
+                "usable (did training diverge? train again with a lower --lr)."
+            )
         got = session.run(["probabilities"], {"images": batch.numpy()})[0]
         diffs[size] = float(np.abs(expected - got).max())
         same = bool((expected.argmax(1) == got.argmax(1)).all())
-        if len(batch) != size or diffs[size] > MAX_PROB_DIFF or not same:
+        # `not <=`: an export that gives NaN where the checkpoint does not fails too (NaN > limit is False)
+        if len(batch) != size or not diffs[size] <= MAX_PROB_DIFF or not same:
             raise ExportError(
                 f"{onnx_path} does not match its checkpoint at batch {size} ({len(batch)} images): max "
                 f"|Δprobability| {diffs[size]:.2e} (limit {MAX_PROB_DIFF:.0e}), same argmax: {same}."

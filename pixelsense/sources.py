@@ -32,9 +32,10 @@ SHA256 = {
 }
 # Where operating-system packages put the compressed files.
 SYSTEM_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
+# What to do without the data, in words that hold for every command (export.py cannot download).
 HOW_TO_GET = (
-    "install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), "
-    "or run once with internet access so torchvision can download it"
+    "install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or run "
+    "`python scripts/get_data.py` with the same --data-dir on a machine with internet access"
 )
 
 
@@ -173,5 +174,6 @@ def _ensure(data_dir: Path, raw: Path, download: bool) -> Path:
         for name in missing:
             _check(raw / name, name)
     elif missing:
-        raise DataError(f"{raw / missing[0]} is missing and downloading is off; {HOW_TO_GET}.")
+        raise DataError(f"{raw / missing[0]} is missing and downloading is off; pass the --data-dir that "
+                        f"holds Fashion-MNIST, or {HOW_TO_GET}.")  # fmt: skip
     return raw

@@ -54,11 +54,24 @@ def _hparams(**values):
     return lambda state: {**state, "hyper_parameters": {**state["hyper_parameters"], **values}}
 
 
-def _truncated(pattern: str, name: str):
+def _copy(pattern: str, name: str, cut: int | None = None):
+    """tmp/name: a copy of the row's file that matches ``pattern``, cut to ``cut`` bytes if given."""
+
     def setup(tmp: Path) -> None:
-        (tmp / name).write_bytes(next(tmp.glob(pattern)).read_bytes()[:1000])
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_bytes(next(tmp.glob(pattern)).read_bytes()[:cut])
 
     return setup
+
+
+def _nan_weights(state):
+    """A checkpoint as a diverged training leaves it: every weight NaN."""
+    weights = {k: v * float("nan") if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    return {**state, "state_dict": weights}
+
+
+def _truncated(pattern: str, name: str):
+    return _copy(pattern, name, cut=1000)
 
 
 def _link(name: str, hard: bool = False):
@@ -254,4 +267,22 @@ ROWS: list[Bad] = [
     Bad("bench-data-dir-is-a-file", "bench", ("data", "--data-dir", "{tmp}/d", "--no-download"), 2,
         r"/d is a file, not a folder, so the data cannot go in", _file("d")),
     Bad("bench-train-unknown-model", "bench", ("train", "--models", "mlp"), 2, r"invalid choice: 'mlp'"),
+    # export.py and evaluate.py: outputs that would replace what is there
+    Bad("export-out-is-a-fifo", "export", EXPORT, 2, r"--out .*m.onnx is not a regular file .*name a .onnx file",
+        lambda t: os.mkfifo(t / "m.onnx")),
+    Bad("export-out-is-a-runs-last-ckpt", "export", (*EXPORT[:3], "{tmp}/last.ckpt", *EXPORT[4:]), 2,
+        r"--out .*last.ckpt does not end in .onnx; name a .onnx file to write, e.g. .*last.onnx",
+        _copy("best-*.ckpt", "last.ckpt")),
+    Bad("evaluate-onnx-is-an-output", "evaluate", ("--onnx", "{tmp}/eval/report.json", *EVALUATE), 2,
+        r"--output-dir .*eval/report.json is the --onnx model; .*choose another --output-dir",
+        _copy("*.onnx", "eval/report.json")),
+    Bad("evaluate-ckpt-is-an-output", "evaluate", ("--ckpt", "{tmp}/eval/report.md", *EVALUATE), 2,
+        r"--output-dir .*eval/report.md is the --ckpt checkpoint; .*choose another --output-dir",
+        _copy("best-*.ckpt", "eval/report.md")),
+    Bad("export-ckpt-diverged-to-nan", "export", ("--ckpt", "{tmp}/n.ckpt", *EXPORT[2:]), 2,
+        r"the checkpoint gives NaN probabilities, so no ONNX file was written: .*train again with a lower --lr",
+        _ckpt("n.ckpt", _nan_weights)),
+    Bad("export-no-data", "export", (*EXPORT[:4], "--data-dir", "{tmp}/nothing"), 2,
+        r"is missing and downloading is off; pass the --data-dir that holds Fashion-MNIST, or .*apt-get install "
+        r"dataset-fashion-mnist.*, or run `python scripts/get_data.py` with the same --data-dir"),
 ]  # fmt: skip

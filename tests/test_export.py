@@ -70,6 +70,31 @@ def test_failed_parity_fails_the_export_and_leaves_no_file(tmp_path, test_images
     assert not (tmp_path / "out").exists()  # not even the folder made for it
 
 
+def _nan_weights(model: Classifier) -> Classifier:
+    """``model`` as a diverged training leaves it: every weight NaN."""
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.fill_(float("nan"))
+    return model
+
+
+def test_a_model_that_gives_nan_is_not_exported(tmp_path, test_images):
+    model = _nan_weights(Classifier(arch="ann", hidden=(16,)))
+    with pytest.raises(ExportError, match=r"gives NaN probabilities.*train again with a lower --lr"):
+        export(model, tmp_path / "out" / "m.onnx", test_images)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_export_that_gives_nan_fails_the_parity_check(tmp_path, test_images):
+    nan_onnx = tmp_path / "nan.onnx"
+    export_module._write_onnx(_nan_weights(Classifier(arch="ann", hidden=(16,))), nan_onnx, None)
+    model = Classifier(arch="ann", hidden=(16,)).eval()
+    with torch.no_grad():
+        model.net.layers[-1].bias[0] = 1e3  # class 0 always, as NaN's argmax: only the NaN can fail it
+    with pytest.raises(ExportError, match=r"does not match its checkpoint at batch 1 .*\|Δprobability\| nan"):
+        export_module.verify_parity(model, nan_onnx, test_images)
+
+
 def test_too_few_images_for_the_parity_check_is_an_error(tmp_path, test_images):
     with pytest.raises(ExportError, match=r"at batch 256 \(100 images\)"):
         export(Classifier(arch="ann", hidden=(16,)), tmp_path / "m.onnx", test_images[:100])

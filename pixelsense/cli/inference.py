@@ -127,7 +127,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 
     from pixelsense import evaluate
     from pixelsense.data import official_test_set
-    from pixelsense.files import file_in_the_way
+    from pixelsense.files import check_not_input, file_in_the_way
     from pixelsense.report import as_text
 
     model_path = args.ckpt or args.onnx
@@ -136,6 +136,9 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     if blocked is not None:
         raise PixelsenseError(f"{blocked} is a file, so the report cannot go in {out_dir}; pick another "
                               "--output-dir.")  # fmt: skip
+    what = "the --ckpt checkpoint" if args.ckpt else "the --onnx model"
+    for name in evaluate.FILES:  # a model named report.json in --output-dir would be replaced by the report
+        check_not_input(out_dir / name, [model_path], "--output-dir", what)
     # The model first: a wrong path should not wait for (or download) the data.
     predict = evaluate.checkpoint_predictor(model_path) if args.ckpt else evaluate.onnx_predictor(model_path)
     images, labels = official_test_set(args.data_dir, args.download)

@@ -277,10 +277,10 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
     """Print the accuracy against ``labels``; False (with a line saying why) when it cannot be computed."""
     if isinstance(labels, dict):
         pairs = [(labels.get(src, labels.get(Path(src).name)), pred) for src, pred in predictions]
-    elif len(labels) != len(predictions):  # some inputs failed: which labels remain is not known
+    elif len(labels) != len(predictions):  # too few labels, or inputs failed: which label is whose is unknown
         print(f"predict.py: accuracy not computed: {len(labels)} labels for {len(predictions)} predictions "
-              "(IDX and .npy labels follow the output order); predict the inputs that failed, or pass a "
-              "CSV of file,label.", file=sys.stderr)  # fmt: skip
+              "(IDX and .npy labels follow the output order, one per predicted image); pass one label per "
+              "image, or a CSV of file,label.", file=sys.stderr)  # fmt: skip
         return False
     else:
         pairs = list(zip(labels, (p for _, p in predictions), strict=True))

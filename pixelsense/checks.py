@@ -7,6 +7,7 @@ import math
 import os
 import types
 import typing
+from pathlib import Path
 
 from pixelsense.constants import ARCHS, IMAGE_SIZE, NUM_CLASSES, SCHEDULES
 
@@ -17,6 +18,11 @@ MAX_EPOCHS = 10_000  # far beyond where Fashion-MNIST stops improving
 MAX_BATCH = 60_000  # the whole official training set in one batch
 MAX_ROUNDS = 1_000  # bench.py: a median of 5 is steady; far more is a run that never ends
 MAX_SEED = 2**32 - 1  # Lightning's seed_everything (numpy) takes 0 to this
+# Lightning precisions that train here: the data path hands the network float32 images, so a "-true" cast of
+# the weights to another dtype (64-true, 16-true, bf16-true) fails on its first batch; mixed precision
+# autocasts instead. "auto" is train.hardware's choice.
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed")
+CUDA_ONLY = ("16-mixed",)  # on a CPU, Lightning warns and trains in bf16-mixed instead
 # Each CNN stage halves the side with a 2×2 pooling: 28 → 14 → 7 → 3 → 1; a fifth has nothing left to pool.
 MAX_STAGES = int(math.log2(IMAGE_SIZE))
 # Environment variables that a multi-node launcher (Lightning's own, torchrun, SLURM, LSF, MPI) sets.
@@ -152,7 +158,60 @@ def run_problems(cfg) -> list[str]:
             "--num-nodes must be 1 outside a multi-node launch (torchrun, SLURM, or MASTER_ADDR and "
             "NODE_RANK set on every machine): the run would wait for nodes that never come"
         )
+    problems += _precision_problems(cfg.precision, cfg.accelerator) + _strategy_problems(cfg.strategy)
     return problems + _device_problems(cfg.accelerator, cfg.devices)
+
+
+def _precision_problems(precision: str, accelerator: str) -> list[str]:
+    """A precision that fails on the first batch, or that Lightning would silently change on a CPU."""
+    if precision not in PRECISIONS:
+        return [f"--precision must be one of {', '.join(PRECISIONS)}: the network takes float32 images, so "
+                "it trains in float32 or in mixed precision"]  # fmt: skip
+    if precision in CUDA_ONLY:
+        from pixelsense.config import device_kind
+
+        if accelerator == "cpu" or (accelerator == "auto" and device_kind(accelerator) == "cpu"):
+            here = ", ".join(p for p in PRECISIONS if p not in CUDA_ONLY)
+            return [f"--precision {precision} needs a CUDA GPU (on a CPU, Lightning would train in "
+                    f"bf16-mixed instead); use one of {here}"]  # fmt: skip
+    return []
+
+
+def _strategy_problems(strategy: str) -> list[str]:
+    """A strategy that trains in processes it starts itself (spawn, fork, XLA): the test report stays in
+    those processes, so fit.py has nothing to report (and a fork can hang on the threads it copies)."""
+    if strategy == "auto":
+        return []  # no need to import Lightning for the default
+    from pytorch_lightning.strategies import StrategyRegistry, XLAStrategy
+
+    name = strategy.lower()  # as Lightning reads it
+    if name not in StrategyRegistry:
+        return []  # not a name Lightning knows: it says so itself
+    entry = StrategyRegistry[name]  # the registry's own get() builds the strategy; this only looks
+    if entry["init_params"].get("start_method", "popen") == "popen" and not issubclass(
+        entry["strategy"], XLAStrategy
+    ):
+        return []  # one process per device, each running fit.py: its own test results
+    return [f"--strategy {strategy} trains in processes it starts itself, whose results never come back "
+            "to fit.py; use --strategy ddp, which fit.py supports"]  # fmt: skip
+
+
+def folder_problems(cfg) -> list[str]:
+    """--checkpoint-dir or --logdir where a file (or a FIFO, or a broken link) is in the way of the folder,
+    or of one of its parents: nothing could be written there, so it is refused before any work."""
+    from pixelsense.files import file_in_the_way
+    from pixelsense.paths import not_regular
+
+    problems = []
+    for name in ("checkpoint_dir", "logdir"):
+        folder, flag = getattr(cfg, name), option(name)
+        blocked = file_in_the_way(folder)
+        if blocked is None:
+            continue
+        what = f"{not_regular(blocked) or 'is a file'}, not a folder"
+        where = f"{flag} {folder}" + ("" if blocked == Path(folder) else f" cannot be made: {blocked}")
+        problems.append(f"{where} {what}; pick another {flag}")
+    return problems
 
 
 def _device_problems(accelerator: str, devices: str) -> list[str]:

@@ -10,6 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixelsense.checks import CUDA_ONLY, PRECISIONS
 from pixelsense.constants import ARCHS, SCHEDULES
 from pixelsense.errors import PixelsenseError, first_line
 
@@ -69,10 +70,12 @@ class FitConfig:
     download: bool = _opt("allow torchvision's download when no local copy is found", True)
     accelerator: str = _opt("auto, cpu or gpu", "auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
     devices: str = _opt("number of devices, a list like 0,1, or auto", "auto")
-    strategy: str = _opt("Lightning strategy, e.g. ddp", "auto")
+    strategy: str = _opt("Lightning strategy, e.g. ddp (not one that spawns processes, as ddp_spawn)", "auto")
     num_nodes: int = _opt("machines for multi-node DDP", 1)
     precision: str = _opt(
-        "auto (bf16-mixed on a GPU that has it, else 32-true), or a Lightning value", "auto"
+        "auto (bf16-mixed on a GPU that has it, else 32-true), "
+        + ", ".join(p + " (a CUDA GPU only)" * (p in CUDA_ONLY) for p in PRECISIONS[1:]),
+        "auto",
     )
     checkpoint_dir: str | None = _opt("where checkpoints and metrics.json go (default checkpoints/<model>)")
     logdir: str = _opt("TensorBoard log folder", "runs")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, file_in_the_way
+from pixelsense.paths import not_regular
 
 # SHA-256 of the decompressed IDX files, the one identity of the data set.
 SHA256 = {
@@ -158,10 +159,9 @@ def _ensure(data_dir: Path, raw: Path, download: bool) -> Path:
         if target.is_file():
             _check(target, name)
             continue
-        if target.exists():
-            raise DataError(
-                f"{target} is a folder where that IDX file should be; move it away and run again."
-            )
+        if target.exists():  # a folder, a FIFO (reading it would hang), a socket or a device
+            raise DataError(f"{target} {not_regular(target)}, where that IDX file should be; move it away "
+                            "and run again.")  # fmt: skip
         for folder in (data_dir, *SYSTEM_DIRS):
             gz_path = folder / f"{name}.gz"
             if gz_path.is_file():

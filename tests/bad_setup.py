@@ -158,7 +158,7 @@ ROWS: list[Bad] = [
     Bad("get-data-raw-is-a-file", "get_data", GET, 2, r"FashionMNIST is a file, not a folder, so the data",
         _file("d/FashionMNIST")),
     Bad("get-data-folder-in-place-of-a-file", "get_data", GET, 2,
-        r"raw/train-images-idx3-ubyte is a folder where that IDX file should be; move it away and run again",
+        r"raw/train-images-idx3-ubyte is a folder, not a file, where that IDX file should be; move it away and run again",
         _folder("d/FashionMNIST/raw/train-images-idx3-ubyte")),
     Bad("get-data-truncated-gz", "get_data", GET, 2, r"train-images-idx3-ubyte.gz cannot be decompressed.*truncated",
         _gz("train-images-idx3-ubyte", cut=5000)),

@@ -24,6 +24,14 @@ def _file(name: str, content: bytes = b"not a folder"):
     return setup
 
 
+def _fifo(name: str):
+    def setup(tmp: Path) -> None:
+        (tmp / name).parent.mkdir(parents=True)
+        os.mkfifo(tmp / name)
+
+    return setup
+
+
 def _last(change=None):
     """ck/last.ckpt: the shared one-epoch ANN checkpoint, changed by ``change`` (a function of its dict)."""
 
@@ -74,11 +82,12 @@ def _without(key: str):
 ROWS: list[Bad] = [
     # fit.py: folders
     Bad("fit-checkpoint-dir-is-a-file", "fit", (*FIT, "--fast-dev-run", "--checkpoint-dir", "{tmp}/ck"), 2,
-        r"ck: .*pick another --checkpoint-dir", _file("ck")),
+        r"--checkpoint-dir \S*/ck is a file, not a folder; pick another --checkpoint-dir\.$", _file("ck")),
     Bad("fit-checkpoint-dir-under-a-file", "fit", (*FIT, "--fast-dev-run", "--checkpoint-dir", "{tmp}/f/ck"), 2,
-        r"f/ck: .*pick another --checkpoint-dir", _file("f")),
+        r"--checkpoint-dir \S*/f/ck cannot be made: \S*/f is a file, not a folder; pick another --checkpoint-dir\.$",
+        _file("f")),
     Bad("fit-logdir-is-a-file", "fit", (*FIT, *INTO, "--fast-dev-run", "--logdir", "{tmp}/logs"), 2,
-        r"logs: .*pick another", _file("logs")),
+        r"--logdir \S*/logs is a file, not a folder; pick another --logdir\.$", _file("logs")),
     Bad("fit-two-runs-into-one-checkpoint-dir", "fit", (*FIT, *INTO, "--epochs", "1"), 2,
         r"ck is in use by another run.*pick another --checkpoint-dir", _lock, teardown=_unlock),
     Bad("fit-full-disk", "fit", (*FIT, "--epochs", "1", "--no-export", "--checkpoint-dir", "{tmp}/full/ck",
@@ -129,4 +138,22 @@ ROWS: list[Bad] = [
     Bad("explain-output-dir-is-a-file", "explain", ("--quick", "--seeds", "1", "--data-dir", "{data}",
         "--no-download", "--output-dir", "{tmp}/why", "--compare-dir", "{tmp}/none"), 2,
         r"why.*pick another --output-dir", _file("why")),
+    # fit.py: precisions and strategies it cannot train with, folders and data files in the way
+    *[Bad(f"fit-precision-{value}", "fit", (*FIT, *INTO, "--fast-dev-run", "--precision", value), 2,
+          r"--precision must be one of auto, 32-true, 32, bf16-mixed, 16-mixed: the network takes float32")
+      for value in ("64", "bf16-true", "16-true", "transformer-engine")],
+    Bad("fit-precision-16-mixed-on-a-cpu", "fit", (*FIT, *INTO, "--fast-dev-run", "--precision", "16-mixed"), 2,
+        r"--precision 16-mixed needs a CUDA GPU .*; use one of auto, 32-true, 32, bf16-mixed\.$"),
+    Bad("fit-strategy-ddp-spawn", "fit", (*FIT, *INTO, "--fast-dev-run", "--strategy", "ddp_spawn", "--devices",
+        "1"), 2, r"--strategy ddp_spawn trains in processes it starts itself.*use --strategy ddp, which fit.py"),
+    Bad("fit-strategy-ddp-fork", "fit", (*FIT, *INTO, "--fast-dev-run", "--strategy", "DDP_Fork", "--devices",
+        "1"), 2, r"--strategy DDP_Fork trains in processes it starts itself"),
+    Bad("fit-logdir-under-a-file", "fit", (*FIT, *INTO, "--fast-dev-run", "--logdir", "{tmp}/f/logs"), 2,
+        r"--logdir \S*/f/logs cannot be made: \S*/f is a file, not a folder; pick another --logdir\.$", _file("f")),
+    Bad("fit-checkpoint-dir-is-a-broken-link", "fit", (*FIT, *INTO, "--fast-dev-run"), 2,
+        r"--checkpoint-dir \S*/ck is a broken symbolic link \(to \S*gone\), not a folder; pick another",
+        lambda tmp: (tmp / "ck").symlink_to(tmp / "gone")),
+    Bad("fit-fifo-in-place-of-an-idx-file", "fit", (*FIT[2:], "--data-dir", "{tmp}/d", "--no-download", *INTO,
+        "--fast-dev-run"), 2, r"t10k-labels-idx1-ubyte is not a regular file \(a FIFO, socket or device\), where "
+        "that IDX file should be; move it away", _fifo("d/FashionMNIST/raw/t10k-labels-idx1-ubyte")),
 ]  # fmt: skip

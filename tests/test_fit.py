@@ -16,6 +16,7 @@ import pytest
 import torch
 from conftest import N_TEST
 
+from pixelsense.checks import CUDA_ONLY, PRECISIONS
 from pixelsense.cli import fit_main
 from pixelsense.config import FitConfig, parse_config
 from pixelsense.constants import CLASSES
@@ -39,6 +40,14 @@ def test_fast_dev_run(tmp_path, fake_data, capsys, model):
     assert f"pixelsense: training {model} on 1 × cpu" in out and "precision 32-true" in out
     assert f"{model.upper()} on the official test set" in out
     assert not (tmp_path / "ck" / "metrics.json").exists()  # one batch is not a result
+
+
+@pytest.mark.parametrize("precision", [p for p in PRECISIONS if p not in ("auto", *CUDA_ONLY)])
+def test_every_precision_fit_accepts_on_a_cpu_trains_there_as_asked(tmp_path, fake_data, capsys, precision):
+    # The others (64-true, 16-true, bf16-true) cast the weights but not the float32 images: refused up front.
+    assert run(tmp_path, fake_data, "--model", "cnn", "--fast-dev-run", "--precision", precision) == 0
+    shown = "32-true" if precision == "32" else precision  # Lightning's name for it
+    assert f"precision {shown}" in capsys.readouterr().out
 
 
 def test_one_epoch_writes_checkpoints_metrics_and_logs(tmp_path, fake_data, capsys):
@@ -222,6 +231,7 @@ def test_help_lists_every_option():
                  "--devices", "--strategy", "--num-nodes", "--precision", "--checkpoint-dir", "--logdir",
                  "--fast-dev-run", "--resume", "--config"]:  # fmt: skip
         assert flag in out
+    assert "32-true, 32, bf16-mixed, 16-mixed (a CUDA GPU only)" in " ".join(out.split())  # --precision's
 
 
 @pytest.mark.parametrize(
@@ -229,7 +239,7 @@ def test_help_lists_every_option():
     [
         (["--lr", "-1", "--epochs", "0"], "--epochs must be at least 1; --lr must be above 0."),
         (["--dropout", "1.5"], "--dropout must be in [0, 1)."),
-        (["--precision", "17-bogus"], "Lightning cannot run these settings"),
+        (["--precision", "17-bogus"], "--precision must be one of auto, 32-true, 32, bf16-mixed, 16-mixed"),
         (["--devices", "abc"], "Lightning cannot run these settings"),
     ],
 )

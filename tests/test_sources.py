@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,17 @@ def test_damaged_raw_file_is_named(fake_data, damage):
     content = path.read_bytes()
     path.write_bytes(content[:-100] if damage == "truncate" else content[:-1] + b"\x01")
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte is not the Fashion-MNIST file.*delete it"):
+        ensure_fashion_mnist(fake_data, download=False)
+
+
+@pytest.mark.parametrize(
+    ("make", "says"), [(os.mkfifo, "is not a regular file (a FIFO"), (Path.mkdir, "is a folder, not a file")]
+)
+def test_something_else_in_place_of_an_idx_file_is_named_as_what_it_is(fake_data, make, says):
+    path = raw_dir(fake_data) / "t10k-labels-idx1-ubyte"
+    path.unlink()
+    make(path)  # a FIFO is never opened: reading it would wait for a writer forever
+    with pytest.raises(DataError, match=rf"t10k-labels-idx1-ubyte {re.escape(says)}.*, where that IDX file"):
         ensure_fashion_mnist(fake_data, download=False)
 
 

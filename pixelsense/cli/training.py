@@ -33,10 +33,13 @@ def get_data_main(argv: list[str] | None = None) -> int:
 @command("fit.py", writes="--checkpoint-dir or --logdir")
 def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: the exit code (0 done, 2 a problem the user can fix, 130 stopped)."""
+    from pixelsense.checks import folder_problems
     from pixelsense.train import fit
 
     args = sys.argv[1:] if argv is None else argv
     cfg = parse_config(args)
+    if problems := folder_problems(cfg):  # refused now, not when the lock or the logger makes the folder
+        raise PixelsenseError("; ".join(problems) + ".")
     if_stopped(lambda: _left_by_fit(cfg))
     fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
     return 0

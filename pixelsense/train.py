@@ -202,10 +202,11 @@ def make_trainer(
             benchmark=accelerator != "cpu",  # cuDNN picks its fastest kernels
             use_distributed_sampler=False,  # the DataModule shards itself, without padding evaluation sets
         )  # fmt: skip
-    # Lightning checks these settings here, and says TypeError of a --devices it cannot parse ("abc").
-    except (MisconfigurationException, ValueError, TypeError) as err:
-        raise ConfigError(f"Lightning cannot run these settings: {first_line(err)} Check --accelerator, "
-                          "--devices, --strategy and --precision.") from None  # fmt: skip
+    # Lightning checks these settings here, and says TypeError of a --devices it cannot parse ("abc"), and
+    # ModuleNotFoundError of a strategy's missing optional package ("Requirement 'torch_xla>=1.13' not met").
+    except (MisconfigurationException, ValueError, TypeError, ModuleNotFoundError) as err:
+        raise ConfigError(f"Lightning cannot run these settings ({first_line(err).rstrip('.')}); check "
+                          "--accelerator, --devices, --strategy and --precision.") from None  # fmt: skip
     return trainer, best
 
 

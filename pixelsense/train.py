@@ -46,6 +46,8 @@ for _source in ("utilities.rank_zero", "trainer.connectors.signal_connector"):
 # The module logs its curves every LOG_EVERY optimizer steps, and a Lightning step takes several of them
 # (data.STEPS_PER_CALL): Lightning's count of its own steps against that interval means nothing here.
 warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging")
+# bf16-mixed, the default on a GPU: the summary counts parameters at 32 bits, which is what they are.
+warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
 # What a checkpoint must hold for --resume to go on exactly: optimiser, schedule, loop and callback states.
 RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
@@ -241,7 +243,7 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
         if not cfg.fast_dev_run:
             write_text_atomic(Path(logger.log_dir) / "config.json", cfg.to_json())
     with warnings.catch_warnings():
-        if resume_from:  # the folder holds the run being resumed, so of course it is not empty
+        if resume_from or cfg.fast_dev_run:  # the run being resumed is there; a smoke test writes nothing
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
         trainer.fit(model, datamodule=data, ckpt_path=resume_from)
     train_seconds = stopwatch.seconds  # the whole run's, across resumes

@@ -71,11 +71,15 @@ class Checkpoint(ModelCheckpoint):
         return super().file_exists(filepath, trainer)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """A run folder that was moved (or is reached by another path) keeps what it knew: its paths are
-        taken to this folder. Lightning would keep only the old best path, and forget its score."""
-        old = state_dict.get("dirpath")
+        """A run folder that was moved keeps what it knew: its paths are taken to this folder. Lightning
+        would keep only the old best path, and forget its score. Moved means the old folder is gone and its
+        best checkpoint is here; a run continued into another folder (the old one still there) is left to
+        Lightning, which starts that folder's own best."""
+        old, best = state_dict.get("dirpath"), state_dict.get("best_model_path")
         if old and self.dirpath and os.path.realpath(old) != os.path.realpath(self.dirpath):
-            state_dict = _moved(state_dict, old, self.dirpath)
+            moved = _moved(state_dict, old, self.dirpath)
+            if not os.path.exists(old) and (not best or os.path.isfile(moved["best_model_path"])):
+                state_dict = moved
         super().load_state_dict(state_dict)
 
     def on_fit_start(self, trainer, pl_module) -> None:

@@ -54,15 +54,19 @@ def _partial(target: Path, kind: str = "") -> Path:
     return target.with_name(f".{name}.{os.getpid()}{'.' + kind if kind else ''}.part")
 
 
-def _sweep(folder: Path, name: str | None = None) -> None:
-    """Remove the partial files (and folders) in ``folder`` that _partial named, for ``name`` or for any
-    name, whose process is dead. Other ``.part`` files are someone else's: a user's, another tool's, or a
-    write still going on."""
-    pattern = re.compile(rf"\.{re.escape(name) if name else '.+'}\.(\d+)(\.[a-z]+)?\.part")
+def _sweep(folder: Path, name: str | None = None, ends: tuple[str, ...] = ("",)) -> None:
+    """Remove the partial files (and, for ``name``, folders) in ``folder`` that _partial named, for ``name``
+    or for any name ending in one of ``ends``, whose process is dead. Other ``.part`` files are someone
+    else's: a user's (``.notes.2024.part``), another tool's, or a write still going on."""
+    pattern = re.compile(rf"\.({re.escape(name) if name else '.+'})\.(\d+)(\.old)?\.part")
     for stale in folder.glob(f".{glob.escape(name) if name else '*'}.*.part"):
         made = pattern.fullmatch(stale.name)
-        if made and int(made[1]) != os.getpid() and not _alive(int(made[1])):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+        if not made or not made[1].endswith(ends) or int(made[2]) == os.getpid() or _alive(int(made[2])):
+            continue
+        if not stale.is_dir():
+            stale.unlink(missing_ok=True)
+        elif name:  # a folder of atomic_files beside its target
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -155,6 +159,7 @@ def cannot_write(err: OSError, option: str) -> str:
     return f"{where}: {err.strerror or err}; pick another {option}."
 
 
+OURS = (".ckpt", ".json", ".onnx")  # what fit.py writes in its folder: partial copies of these are swept
 NAME_KEPT = 200  # of a file's name in its temporary name: with "." + pid + ".old.part" it stays under 255
 
 
@@ -185,7 +190,7 @@ def exclusive(folder: str | os.PathLike, user: str) -> Iterator[None]:
         except BlockingIOError:
             raise Busy(f"{folder} is in use by another run that is writing into it; wait for it to finish "
                        f"or pick another {user}.") from None  # fmt: skip
-        _sweep(folder)
+        _sweep(folder, ends=OURS)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

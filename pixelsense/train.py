@@ -141,8 +141,11 @@ def _no_run_there(cfg: FitConfig) -> None:
     )
     if found and not cfg.fast_dev_run:
         shown_files = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-        raise ResumeError(f"{folder} already holds a run ({shown_files}); pass --resume to go on with it, or "
-                          "choose another --checkpoint-dir for a new run.")  # fmt: skip
+        if "last.ckpt" in found:
+            raise ResumeError(f"{folder} already holds a run ({shown_files}); pass --resume to go on with "
+                              "it, or choose another --checkpoint-dir for a new run.")  # fmt: skip
+        raise ResumeError(f"{folder} holds another run's files ({shown_files}) but no last.ckpt to resume "
+                          "from; move them away, or choose another --checkpoint-dir.")  # fmt: skip
 
 
 def _as_option(key: str, value) -> str:
@@ -245,6 +248,9 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     with warnings.catch_warnings():
         if resume_from or cfg.fast_dev_run:  # the run being resumed is there; a smoke test writes nothing
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* is not empty")
+        # A moved run folder's paths are taken along (callbacks.Checkpoint); a best checkpoint that is not
+        # there is said in one line before the test.
+        warnings.filterwarnings("ignore", message=r"The dirpath has changed")
         trainer.fit(model, datamodule=data, ckpt_path=resume_from)
     train_seconds = stopwatch.seconds  # the whole run's, across resumes
     # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).

@@ -47,6 +47,15 @@ def _last(change=None):
     return setup
 
 
+def _best_gone(state: dict) -> dict:
+    """A checkpoint whose run folder, best checkpoint included, is gone."""
+    for key, callback in state["callbacks"].items():
+        if "best_model_path" in callback and "val/acc" in key:
+            name = Path(callback["best_model_path"]).name
+            callback.update(dirpath="/gone/run", best_model_path=f"/gone/run/{name}", best_k_models={})
+    return state
+
+
 def _finished(tmp: Path) -> None:
     """A complete run: every epoch in last.ckpt, and its report (metrics.json, written last)."""
     _last()(tmp)
@@ -119,7 +128,12 @@ ROWS: list[Bad] = [
     Bad("fit-resume-a-folder", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
         r"last\.ckpt is a folder, not a file; move it away", lambda tmp: (tmp / "ck" / "last.ckpt").mkdir(parents=True)),
     Bad("fit-resume-with-its-best-checkpoint-gone", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
-        r"this run's best checkpoint, is missing, so it cannot be tested", _last()),
+        r"this run's best checkpoint, is missing, so it cannot be tested", _last(_best_gone)),
+    Bad("fit-new-run-beside-a-run-with-no-last-ckpt", "fit", (*FIT, *INTO, "--epochs", "1"), 2,
+        r"holds another run's files \(best-epoch00-acc0\.5000\.ckpt\) but no last\.ckpt to resume from; move them",
+        lambda tmp: (tmp / "ck").mkdir() or shutil.copy(next(tmp.glob("best-*.ckpt")), tmp / "ck" / "best-epoch00-acc0.5000.ckpt")),
+    Bad("fit-new-run-into-a-run", "fit", (*FIT, *INTO, "--epochs", "1"), 2,
+        r"ck already holds a run \(last\.ckpt\); pass --resume to go on with it", _last()),
     # fit.py: data
     Bad("fit-no-data-and-no-download", "fit", (*FIT[2:], "--data-dir", "{tmp}/nodata", "--no-download", *INTO,
         "--fast-dev-run"), 2, r"is missing and downloading is off"),

@@ -131,10 +131,13 @@ def test_the_lock_sweeps_only_partial_files_of_dead_writers(tmp_path):
     dead.wait()
     folder = tmp_path / "ck"
     folder.mkdir()
-    mine = [folder / ".notes.part", folder / ".draft.v2.part"]  # a user's own files, not ours
-    writing = [folder / f".model.onnx.{os.getppid()}.part", folder / f"._.{os.getppid()}.old.part"]  # live
-    left = [folder / f".last.ckpt.{dead.pid}.part", folder / f".eval.{dead.pid}.old.part"]
-    for path in (*mine, *writing, *left):
+    # A user's own files, not ours, even with a dead pid in their names; a live writer's; a dead one's.
+    mine = [folder / name for name in (".notes.part", ".draft.v2.part", f".notes.{dead.pid}.part",
+                                       f".a.b.{dead.pid}.tmp.part", f".thesis.ckpt.{dead.pid}.part")]  # fmt: skip
+    writing = [folder / f".model.onnx.{os.getppid()}.part", folder / f".x.json.{os.getppid()}.old.part"]
+    left = [folder / f".last.ckpt.{dead.pid}.part", folder / f".metrics.json.{dead.pid}.old.part"]
+    for path in (*mine[:-1], *writing, *left):
         path.write_text("bytes")
+    mine[-1].mkdir()  # a folder: never swept here
     with exclusive(folder, "--checkpoint-dir"):
         assert sorted(folder.iterdir()) == sorted([*mine, *writing])

@@ -389,3 +389,28 @@ def test_a_best_checkpoint_the_resumed_state_does_not_know_is_removed(tmp_path, 
     shutil.copy(folder / bests(folder)[0], orphan)
     assert run(tmp_path, fake_data, *ann, "--epochs", "2", "--resume") == 0
     assert len(bests(folder)) == 1 and not orphan.exists()
+
+
+def test_a_run_continued_into_another_folder_is_left_to_lightning(tmp_path):
+    """Only a folder that was moved has its paths taken along: a run continued from a folder that is still
+    there starts the new folder's own best, as Lightning does (no best path to a file never written)."""
+    from pixelsense.callbacks import Checkpoint
+
+    old, new = tmp_path / "a", tmp_path / "b"
+    old.mkdir()
+    (old / "best-epoch00-acc0.5000.ckpt").write_bytes(b"weights")
+    state = {"dirpath": str(old), "best_model_path": str(old / "best-epoch00-acc0.5000.ckpt"),
+             "best_model_score": torch.tensor(0.5), "best_k_models": {str(old / "best-epoch00-acc0.5000.ckpt"): 0.5},
+             "kth_best_model_path": "", "kth_value": None, "last_model_path": ""}  # fmt: skip
+    continued = Checkpoint(dirpath=str(new), monitor="val/acc", mode="max")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's "dirpath has changed"
+        continued.load_state_dict(dict(state))
+    assert continued.best_model_path == state["best_model_path"] and not continued.best_k_models
+    new.mkdir()
+    (old / "best-epoch00-acc0.5000.ckpt").rename(new / "best-epoch00-acc0.5000.ckpt")
+    old.rmdir()  # now it was moved
+    moved = Checkpoint(dirpath=str(new), monitor="val/acc", mode="max")
+    moved.load_state_dict(dict(state))
+    assert moved.best_model_path == str(new / "best-epoch00-acc0.5000.ckpt")
+    assert moved.best_k_models == {str(new / "best-epoch00-acc0.5000.ckpt"): 0.5}

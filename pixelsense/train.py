@@ -24,7 +24,7 @@ from pixelsense.callbacks import (
     RunConfig,
     Stopwatch,
 )
-from pixelsense.checkpoint_io import CheckpointWriter
+from pixelsense.checkpoint_io import CheckpointWriter, wait_for_writes
 from pixelsense.checkpoints import read_checkpoint
 from pixelsense.checks import option
 from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig, shown
@@ -81,7 +81,8 @@ def _device_line(trainer: pl.Trainer) -> str:
 
 def _resume_path(cfg: FitConfig) -> str | None:
     if not cfg.resume:
-        _no_run_there(cfg)
+        if getattr(rank_zero_only, "rank", 0) == 0:  # DDP's other ranks start once rank 0 has looked
+            _no_run_there(cfg)
         return None
     last = Path(cfg.checkpoint_dir) / "last.ckpt"
     if problem := not_regular(last):
@@ -255,7 +256,9 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     train_seconds = stopwatch.seconds  # the whole run's, across resumes
     # The best checkpoint's weights (the current ones when there is none, as in fast_dev_run).
     best = checkpoint.best_model_path
-    if best and not Path(best).is_file():  # removed by hand, or a checkpoint copied in from another run
+    wait_for_writes(trainer)  # rank 0 writes it beside the training: on disk before anyone looks for it
+    # Removed by hand, or named by a checkpoint copied in from another run: rank 0's view, on every rank.
+    if trainer.strategy.broadcast(bool(best) and not Path(best).is_file()):
         raise ResumeError(f"{best}, this run's best checkpoint, is missing, so it cannot be tested; put it "
                           "back, or train again into another --checkpoint-dir.")  # fmt: skip
     scores = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]

@@ -93,6 +93,8 @@ class Checkpoint(ModelCheckpoint):
             return  # killed after the old best was removed: the unknown one is the best there is, kept
         known = {Path(p).name for p in (*self.best_k_models, self.best_model_path) if p}
         prefix = glob.escape(self.filename.split("{")[0]) if self.filename else ""
+        if not prefix:  # names that say nothing of whose they are (Lightning's default): nothing is removed
+            return
         for path in Path(self.dirpath).glob(f"{prefix}*{self.FILE_EXTENSION}"):
             if path.name not in known and path.name != f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}":
                 path.unlink(missing_ok=True)

@@ -1,13 +1,7 @@
-"""The one kind of error a user can fix, and the one handler every command runs under."""
+"""The one kind of error a user can fix, and how a library's error is told in one line (no imports beyond the
+standard library: every part of pixelsense may use this)."""
 
 from __future__ import annotations
-
-import functools
-import os
-import sys
-from collections.abc import Callable
-
-EXIT_ERROR = 2  # a problem the user can fix: nothing was done
 
 
 class PixelsenseError(Exception):
@@ -20,51 +14,3 @@ def first_line(err: BaseException, limit: int = 200) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     line = next((line for line in lines if not line.endswith(":")), lines[0] if lines else type(err).__name__)
     return line if len(line) <= limit else f"{line[: limit // 2 - 10]} … {line[-(limit // 2) :]}"
-
-
-def say(script: str, message: str) -> int:
-    """One line on stderr, and the exit code of a problem the user can fix."""
-    print(f"{script}: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def command(script: str, writes: str | None = None) -> Callable:
-    """Run a command's ``main(argv) -> exit code`` so that a PixelsenseError is one line and exit 2, an
-    OSError while writing where ``writes`` points is one line naming the path (a full disk says so), Ctrl-C
-    or SIGTERM is one line and exit 130, and a missing training dependency says how to install it.
-    Anything else is a bug and keeps its traceback."""
-    from pixelsense.signals import stoppable
-
-    def wrap(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-        @functools.wraps(main)
-        def run(argv: list[str] | None = None) -> int:
-            if sys.stderr is None:  # started with 2>&-: print(file=None) would write to stdout
-                sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the process's life)
-
-            def body() -> int:
-                try:
-                    return main(argv)
-                except PixelsenseError as err:
-                    return say(script, str(err))
-                except ModuleNotFoundError as err:
-                    if err.name not in TRAINING_MODULES:
-                        raise
-                    return say(script, f"{err.name} is not installed: this command needs the training "
-                               "stack; pip install 'pixelsense[train]'.")  # fmt: skip
-                except OSError as err:
-                    if writes is None:
-                        raise
-                    from pixelsense.files import cannot_write
-
-                    return say(script, cannot_write(err, writes))
-
-            return stoppable(script, body)
-
-        return run
-
-    return wrap
-
-
-# What ``pip install pixelsense`` leaves out (it installs the inference part only).
-TRAINING_MODULES = {"torch", "torchvision", "pytorch_lightning", "lightning_fabric", "torchmetrics",
-                    "tensorboard", "matplotlib", "onnx", "onnxscript"}  # fmt: skip

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from pixelsense import sources
+from pixelsense.train import sources
 
 N_TRAIN = 5300  # the DataModule holds out 5000 for validation, as with the real data
 N_TEST = 300
@@ -102,7 +102,7 @@ def trained_now(monkeypatch) -> list:
         (Path(cfg.checkpoint_dir) / "metrics.json").write_text(json.dumps(metrics))
         return metrics
 
-    monkeypatch.setattr("pixelsense.train.fit", fake_fit)
+    monkeypatch.setattr("pixelsense.train.run.fit", fake_fit)
     return done
 
 

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
-from pixelsense import cli, sources, train
+from pixelsense import cli
+from pixelsense.train import run as train
+from pixelsense.train import sources
 
 
 def die(signum: int = signal.SIGKILL) -> None:

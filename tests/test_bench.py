@@ -11,9 +11,9 @@ import torch
 
 from pixelsense.bench.bare import BareLoop
 from pixelsense.cli import bench_main
-from pixelsense.config import parse_config
-from pixelsense.decoding import cores
-from pixelsense.train import build
+from pixelsense.cli.fit_options import parse_config
+from pixelsense.infer.decoding import cores
+from pixelsense.train.run import build
 
 
 def lines(capsys) -> list[str]:

@@ -1,4 +1,4 @@
-"""pixelsense.checkpoint_io: checkpoints written beside the training, whole, in order, never at the cost of
+"""pixelsense.train.checkpoint_io: checkpoints written beside the training, whole, in order, never at the cost of
 the file they replace."""
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from typing import NamedTuple
 import pytest
 import torch
 
-from pixelsense.checkpoint_io import MAX_PENDING, CheckpointWriter, in_background, snapshot, wait_for_writes
+from pixelsense.train.checkpoint_io import (
+    MAX_PENDING,
+    CheckpointWriter,
+    in_background,
+    snapshot,
+    wait_for_writes,
+)
 
 
 def _load(path: Path) -> dict:

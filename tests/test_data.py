@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import N_TEST, N_TRAIN, image_ids
 
-from pixelsense.data import (
+from pixelsense.train.data import (
     MEAN,
     STD,
     STEPS_PER_CALL,

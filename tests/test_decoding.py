@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from test_photo import MODEL, ROOT, garment, mixed_folder
 
-from pixelsense.decoding import AHEAD, TASK, cores
+from pixelsense.infer.decoding import AHEAD, TASK, cores
 
 LINUX_2_CORES = pytest.mark.skipif(
     not Path("/proc/self/task").exists() or cores() < 2, reason="Linux /proc, 2 cores"
@@ -74,7 +74,7 @@ def test_a_stop_ends_the_pool_at_once(tmp_path, how):
 HALF_SENT = """
 import os, struct, sys, time
 from pathlib import Path
-from pixelsense import decoding
+from pixelsense.infer import decoding
 from pixelsense.cli import predict_main
 
 def half_sent(paths, invert, model):
@@ -199,7 +199,7 @@ def test_a_worker_whose_main_process_died_before_it_started_ends(tmp_path):
     script = f"""
 import os
 from pathlib import Path
-from pixelsense.decoding import Decoder
+from pixelsense.infer.decoding import Decoder
 from pixelsense.paths import expand
 os.register_at_fork(after_in_child=lambda: Path({str(tmp_path)!r}, str(os.getpid())).touch(),
                     after_in_parent=lambda: os._exit(0))

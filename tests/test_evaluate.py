@@ -11,12 +11,12 @@ from conftest import accept_fake_data, fake_files
 from PIL import Image
 from torchvision.datasets import FashionMNIST
 
-from pixelsense import compare, runs
 from pixelsense.cli import compare_main, evaluate_main, fit_main
 from pixelsense.constants import CLASSES
-from pixelsense.evaluate import FILES
-from pixelsense.summary import conclusion, markdown
-from pixelsense.train import ResumeError
+from pixelsense.study import compare, runs
+from pixelsense.study.evaluate import FILES
+from pixelsense.study.summary import conclusion, markdown
+from pixelsense.train.resume import ResumeError
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,7 @@ def test_a_run_folder_stopped_before_its_report_is_resumed_and_another_run_is_ke
             f"{cfg.checkpoint_dir}/last.ckpt was trained with --lr 0.5, not --lr 0.002; resume ..."
         )
 
-    monkeypatch.setattr("pixelsense.train.fit", refused)
+    monkeypatch.setattr("pixelsense.train.run.fit", refused)
     with pytest.raises(runs.RunError, match=r"ann-seed1 holds a run this one cannot reuse or go on with \(.*"
                        r"--lr 0\.5, not --lr 0\.002\); move that folder away"):  # fmt: skip
         runs.train_run("ann", 1, tmp_path, log=lambda _: None)

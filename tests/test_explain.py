@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixelsense import probes, runs
 from pixelsense.cli import explain_main
-from pixelsense.config import FitConfig, parse_config
-from pixelsense.explain import EXPERIMENTS, most_confused_pair, pick_examples, run_options, train_experiments
-from pixelsense.module import build_net
-from pixelsense.why_report import conclusion, markdown
+from pixelsense.cli.fit_options import parse_config
+from pixelsense.study import probes, runs
+from pixelsense.study.explain import (
+    EXPERIMENTS,
+    most_confused_pair,
+    pick_examples,
+    run_options,
+    train_experiments,
+)
+from pixelsense.study.why_report import conclusion, markdown
+from pixelsense.train.config import FitConfig
+from pixelsense.train.nets import build_net
 
 
 def _changed(name: str, seed: int) -> dict:

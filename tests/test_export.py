@@ -10,13 +10,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from pixelsense import export as export_module
-from pixelsense.checkpoints import CheckpointError, load_checkpoint
 from pixelsense.cli import export_main, fit_main
 from pixelsense.constants import CLASSES
-from pixelsense.data import FashionMNISTDataModule
-from pixelsense.export import ExportError, export
-from pixelsense.module import Classifier
+from pixelsense.train import export as export_module
+from pixelsense.train.checkpoints import CheckpointError, load_checkpoint
+from pixelsense.train.data import FashionMNISTDataModule
+from pixelsense.train.export import ExportError, export
+from pixelsense.train.module import Classifier
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_not_a_pixelsense_checkpoint(tmp_path):
     [("ann", (), (512, 256)), ("ann", (), ()), ("cnn", (32, 64), (128,)), ("cnn", (3, 5, 7, 9), (11, 13))],
 )
 def test_the_size_limit_counts_the_parameters_of_the_real_network(arch, channels, hidden):
-    from pixelsense.checks import parameter_count
+    from pixelsense.train.checks import parameter_count
 
     net = Classifier(arch=arch, channels=channels, hidden=hidden, permute_pixels=3).net
     assert parameter_count(arch, channels, hidden) == sum(p.numel() for p in net.parameters())

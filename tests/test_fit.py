@@ -16,12 +16,13 @@ import pytest
 import torch
 from conftest import N_TEST
 
-from pixelsense.checks import CUDA_ONLY, PRECISIONS
 from pixelsense.cli import fit_main
-from pixelsense.config import FitConfig, parse_config
+from pixelsense.cli.fit_options import parse_config
 from pixelsense.constants import CLASSES
-from pixelsense.data import FashionMNISTDataModule
-from pixelsense.module import Classifier
+from pixelsense.train.checks import CUDA_ONLY, PRECISIONS
+from pixelsense.train.config import FitConfig
+from pixelsense.train.data import FashionMNISTDataModule
+from pixelsense.train.module import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +75,7 @@ def test_one_epoch_writes_checkpoints_metrics_and_logs(tmp_path, fake_data, caps
     data = FashionMNISTDataModule(data_dir=str(fake_data), download=False)
     data.setup("test")
     x, y = data.test_set.images, data.test_set.labels
-    from pixelsense.data import normalize
+    from pixelsense.train.data import normalize
 
     with torch.no_grad():
         accuracy = (model(normalize(x)).argmax(1) == y).float().mean().item()
@@ -174,7 +175,7 @@ def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_
 
 
 def test_recipe_follows_the_device_unless_named():
-    from pixelsense.config import RECIPES
+    from pixelsense.train.config import RECIPES
 
     def batch(*args: str) -> tuple[str, int]:
         cfg = parse_config(["--model", "cnn", *args])
@@ -338,7 +339,7 @@ def test_resume_from_a_checkpoint_that_counted_steps_the_automatic_way(tmp_path,
 def test_steps_per_call_changes_nothing_but_speed(tmp_path, fake_data, monkeypatch):
     # Eight batches a Lightning step train the same weights, bit for bit, as one batch a step: the same
     # batches, order, augmentation and dropout draws, and learning-rate schedule (19 steps an epoch here).
-    from pixelsense import data
+    from pixelsense.train import data
 
     def weights(folder: str) -> dict[str, torch.Tensor]:
         code = fit_main(
@@ -394,7 +395,7 @@ def test_a_best_checkpoint_the_resumed_state_does_not_know_is_removed(tmp_path, 
 def test_a_run_continued_into_another_folder_is_left_to_lightning(tmp_path):
     """Only a folder that was moved has its paths taken along: a run continued from a folder that is still
     there starts the new folder's own best, as Lightning does (no best path to a file never written)."""
-    from pixelsense.callbacks import Checkpoint
+    from pixelsense.train.callbacks import Checkpoint
 
     old, new = tmp_path / "a", tmp_path / "b"
     old.mkdir()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pixelsense.cli import fit_main
-from pixelsense.data import FashionMNISTDataModule, augment, normalize
+from pixelsense.train.data import FashionMNISTDataModule, augment, normalize
 
 pytestmark = pytest.mark.gpu
 
@@ -57,7 +57,7 @@ def test_splits_live_on_the_gpu_and_batches_are_sliced_there(fake_data):
 
 @pytest.mark.parametrize("model", ["ann", "cnn"])
 def test_full_batches_replay_as_cuda_graphs_and_train_as_eager_does(tmp_path, fake_data, monkeypatch, model):
-    from pixelsense import graphs
+    from pixelsense.train import graphs
 
     replays = []
     replay = graphs.GraphedStep.__call__
@@ -85,7 +85,7 @@ def test_full_batches_replay_as_cuda_graphs_and_train_as_eager_does(tmp_path, fa
 
 
 def test_checkpoints_of_gpu_tensors_hold_the_values_they_had_when_saved(tmp_path):
-    from pixelsense.checkpoint_io import CheckpointWriter, in_background
+    from pixelsense.train.checkpoint_io import CheckpointWriter, in_background
 
     writer, weights = CheckpointWriter(), torch.zeros(100_000, device="cuda")
     with in_background():  # as fit.py's checkpoint callback saves

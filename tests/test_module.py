@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pixelsense.constants import CLASSES
-from pixelsense.module import Classifier, cosine, one_cycle
+from pixelsense.train.module import Classifier
+from pixelsense.train.optim import cosine, one_cycle
 
 
 def test_hyperparameters_are_primitives_only():
@@ -78,22 +79,25 @@ def test_test_report_is_per_class_with_support_from_the_confusion_matrix():
 def test_class_defaults_are_the_default_recipes():
     import inspect
 
-    from pixelsense.config import RECIPES
-    from pixelsense.data import FashionMNISTDataModule
-    from pixelsense.nets import ANN, CNN
+    from pixelsense.train.config import RECIPES
+    from pixelsense.train.data import FashionMNISTDataModule
+    from pixelsense.train.nets import ANN, CNN
 
     def defaults(obj) -> dict:
         return {k: p.default for k, p in inspect.signature(obj).parameters.items()}
 
     cnn, ann = RECIPES["cpu"]["cnn"], RECIPES["cpu"]["ann"]
-    for obj, recipe in [(Classifier, cnn), (FashionMNISTDataModule, cnn), (CNN, cnn), (ANN, ann)]:
+    for obj, recipe in [(Classifier, cnn), (FashionMNISTDataModule, cnn)]:
         shared = defaults(obj).keys() & recipe.keys()
         assert shared and {k: defaults(obj)[k] for k in shared} == {k: recipe[k] for k in shared}, obj
+    for net, recipe in [(CNN, cnn), (ANN, ann)]:  # plain networks: their caller passes the widths
+        shared = defaults(net).keys() & recipe.keys()
+        assert shared and all(defaults(net)[k] is inspect.Parameter.empty for k in shared), net
 
 
 def test_mistakes_of_every_rank_are_merged():
     """What torchmetrics does with the states of the other ranks under DDP (``dist_reduce_fx="cat"``)."""
-    from pixelsense.report import ConfidentMistakes
+    from pixelsense.train.report import ConfidentMistakes
 
     def rank(images, true, predicted, confidence) -> ConfidentMistakes:
         probabilities = torch.zeros(len(true), 10)

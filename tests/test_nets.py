@@ -7,11 +7,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixelsense import nets
-from pixelsense.nets import ANN, CNN
+from pixelsense.train import nets
+from pixelsense.train.nets import ANN, CNN
 
 
-@pytest.mark.parametrize("net", [ANN(), ANN(hidden=(64,), dropout=0.0), CNN(), CNN((8, 16, 32), (32, 16))])
+@pytest.mark.parametrize(
+    "net",
+    [
+        ANN((512, 256), 0.2),
+        ANN(hidden=(64,), dropout=0.0),
+        CNN((32, 64), (128,), 0.2),
+        CNN((8, 16, 32), (32, 16), 0.0),
+    ],
+)
 @pytest.mark.parametrize("batch", [1, 5])
 def test_output_shape(net, batch):
     out = net.eval()(torch.randn(batch, 1, 28, 28))
@@ -19,14 +27,24 @@ def test_output_shape(net, batch):
 
 
 def test_shapes_follow_the_arguments():
-    assert [m.out_features for m in ANN(hidden=(100, 50)).modules() if isinstance(m, torch.nn.Linear)] == [
+    assert [
+        m.out_features for m in ANN(hidden=(100, 50), dropout=0.2).modules() if isinstance(m, torch.nn.Linear)
+    ] == [
         100,
         50,
         10,
     ]
-    convs = [m for m in CNN(channels=(8, 16), convs=2).modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = [
+        m
+        for m in CNN(channels=(8, 16), hidden=(16,), dropout=0.2, convs=2).modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
     assert [c.out_channels for c in convs] == [8, 8, 16, 16]
-    pools = [m for m in CNN(channels=(8, 16, 32)).modules() if isinstance(m, torch.nn.MaxPool2d)]
+    pools = [
+        m
+        for m in CNN(channels=(8, 16, 32), hidden=(16,), dropout=0.2).modules()
+        if isinstance(m, torch.nn.MaxPool2d)
+    ]
     assert len(pools) == 3
 
 

@@ -12,11 +12,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from pixelsense.checkpoints import load_checkpoint
 from pixelsense.cli import fit_main
-from pixelsense.data import FashionMNISTDataModule, normalize
-from pixelsense.module import Classifier
-from pixelsense.nets import PixelPermutation, pixel_permutation
+from pixelsense.train.checkpoints import load_checkpoint
+from pixelsense.train.data import FashionMNISTDataModule, normalize
+from pixelsense.train.module import Classifier
+from pixelsense.train.nets import PixelPermutation, pixel_permutation
 
 
 def test_every_split_sees_the_same_permutation_after_augmentation(fake_data):

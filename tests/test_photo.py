@@ -1,4 +1,4 @@
-"""Photos converted the way Fashion-MNIST was made (pixelsense.photo), and the decoding pool, on synthetic
+"""Photos converted the way Fashion-MNIST was made (pixelsense.infer.photo), and the decoding pool, on synthetic
 garments and photos written in a temp dir: both polarities, dataset-form inputs unchanged bit for bit, the
 same rows whatever the number of workers, and every bad-input promise kept with workers."""
 
@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelsense import decoding, engine, jpeg, predict
-from pixelsense import photo as photo_module
 from pixelsense.cli import predict_main
-from pixelsense.decoding import TASK, Decoder, cores
-from pixelsense.inputs import MAX_PIXELS, load_image, read_all
+from pixelsense.infer import decoding, engine, jpeg, predict
+from pixelsense.infer import photo as photo_module
+from pixelsense.infer.decoding import TASK, Decoder, cores
+from pixelsense.infer.images import MAX_PIXELS, load_image
+from pixelsense.infer.inputs import read_all
 from pixelsense.paths import expand
-from pixelsense.photosets import STYLES, encode, photo
+from pixelsense.study.photosets import STYLES, encode, photo
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "checkpoints" / "cnn.onnx"

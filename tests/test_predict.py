@@ -26,14 +26,15 @@ from conftest import idx_bytes
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
 
-from pixelsense import jpeg
-from pixelsense import predict as predict_module
 from pixelsense.cli import predict_main as main
-from pixelsense.export import export
 from pixelsense.files import OutputIsInput, check_not_input
-from pixelsense.inputs import Chunk, load_image, read_images
-from pixelsense.module import Classifier
+from pixelsense.infer import jpeg
+from pixelsense.infer import predict as predict_module
+from pixelsense.infer.chunk import Chunk
+from pixelsense.infer.images import load_image, read_images
 from pixelsense.paths import Failure, _glob, expand
+from pixelsense.train.export import export
+from pixelsense.train.module import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
@@ -289,7 +290,7 @@ def test_bad_options_are_refused(tmp_path, model_path, args, capsys):
 
 
 def test_a_model_with_a_frozen_batch_is_refused(tmp_path, capsys):
-    from pixelsense.export import Deployable
+    from pixelsense.train.export import Deployable
 
     model = Deployable(Classifier(arch="ann", hidden=(8,)).net).eval()
     torch.onnx.export(model, (torch.zeros(1, 1, 28, 28, dtype=torch.uint8),), tmp_path / "fixed.onnx",
@@ -491,7 +492,7 @@ def test_a_thin_image_is_not_padded_at_full_size(tmp_path):
     if not Path("/proc/self/status").exists():
         pytest.skip("reads the peak memory from /proc/self/status (Linux)")
     # VmHWM: this process's peak resident memory (ru_maxrss would include pytest's, from before the exec).
-    code = ("import re, sys; from pixelsense.inputs import load_image; a = load_image(sys.argv[1])[0]; "
+    code = ("import re, sys; from pixelsense.infer.images import load_image; a = load_image(sys.argv[1])[0]; "
             "peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]; "
             "print(*a.shape, peak)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, tmp_path / "thin.png"], capture_output=True, text=True)
@@ -535,8 +536,8 @@ def test_an_output_is_compared_with_the_inputs_by_identity(tmp_path, monkeypatch
 
 
 def test_a_model_that_fails_at_run_time_is_one_line_here_and_in_evaluate(tmp_path, capfd):
-    from pixelsense.evaluate import onnx_predictor
-    from pixelsense.predict import ModelError
+    from pixelsense.infer.engine import ModelError
+    from pixelsense.study.evaluate import onnx_predictor
 
     onnx_model(tmp_path / "fixed.onnx", batch=1)  # a Reshape to [1, 784]: loads, but fails on 3 images
     np.save(tmp_path / "a.npy", np.zeros((1, 28, 28), np.uint8))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pixelsense.config import FitConfig
 from pixelsense.constants import CLASSES
-from pixelsense.explain import EXPERIMENTS, run_options
-from pixelsense.summary import markdown
-from pixelsense.why_report import conclusion as conclusion_why
-from pixelsense.why_report import markdown as markdown_why
+from pixelsense.study.explain import EXPERIMENTS, run_options
+from pixelsense.study.summary import markdown
+from pixelsense.study.why_report import conclusion as conclusion_why
+from pixelsense.study.why_report import markdown as markdown_why
+from pixelsense.train.config import FitConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("ann", "cnn")
@@ -145,7 +145,7 @@ def test_readme_speed_tables_are_the_saved_bench_outputs():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_gpu_recipe_accuracy_in_the_readme_is_its_saved_card(model):
-    from pixelsense.config import RECIPE_FIELDS, RECIPES
+    from pixelsense.train.config import RECIPE_FIELDS, RECIPES
 
     m = json.loads((ROOT / "checkpoints" / "speed" / f"gpu_recipe_{model}.json").read_text())
     assert m["recipe"] == "gpu" and m["model"] == model
@@ -164,7 +164,7 @@ def photos() -> dict:
 
 
 def test_readme_photo_table_is_photos_json():
-    from pixelsense.photo_report import table
+    from pixelsense.study.photo_report import table
 
     readme = (ROOT / "README.md").read_text()
     numbers = photos()
@@ -182,8 +182,8 @@ def test_readme_photo_table_is_photos_json():
 
 @pytest.mark.slow
 def test_photo_scores_are_what_photos_py_gives_now(tmp_path):
-    from pixelsense.photo_report import score
-    from pixelsense.photosets import test_items
+    from pixelsense.study.photo_report import score
+    from pixelsense.study.photosets import test_items
 
     numbers = photos()
     models = [str(ROOT / "checkpoints" / name) for name in numbers["models"]]

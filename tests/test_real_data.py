@@ -13,8 +13,8 @@ import torch
 
 from pixelsense.cli import fit_main
 from pixelsense.constants import CLASSES
-from pixelsense.data import FashionMNISTDataModule
-from pixelsense.sources import DataError, ensure_fashion_mnist
+from pixelsense.train.data import FashionMNISTDataModule
+from pixelsense.train.sources import DataError, ensure_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,9 +80,9 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(tmp_path, real_da
     assert matrix.sum() == 10_000 and matrix.sum(1).tolist() == [1000] * 10
     assert metrics["test_accuracy"] == pytest.approx(matrix.trace().item() / 10_000, abs=1e-6)
     # The most confident mistakes are those of the whole test set: each rank's, merged.
-    from pixelsense.data import official_test_set
-    from pixelsense.evaluate import checkpoint_predictor
-    from pixelsense.report import ConfidentMistakes
+    from pixelsense.study.evaluate import checkpoint_predictor
+    from pixelsense.train.data import official_test_set
+    from pixelsense.train.report import ConfidentMistakes
 
     images, labels = official_test_set(real_data)
     everything = ConfidentMistakes()
@@ -118,8 +118,8 @@ def test_exported_onnx_accuracy_equals_the_checkpoints(tmp_path, real_data):
 @pytest.mark.slow
 def test_explain_quick_makes_every_file_from_the_real_data(tmp_path, real_data, capsys):
     from pixelsense.cli import explain_main
-    from pixelsense.explain import EXPERIMENTS, FILES, SHIFT_CURVES, most_confused_pair
-    from pixelsense.why_report import conclusion, markdown
+    from pixelsense.study.explain import EXPERIMENTS, FILES, SHIFT_CURVES, most_confused_pair
+    from pixelsense.study.why_report import conclusion, markdown
 
     out = tmp_path / "why"
     out.mkdir()

@@ -6,7 +6,13 @@ import pytest
 import torch
 from torchmetrics.functional.classification import multiclass_f1_score, multiclass_precision
 
-from pixelsense.report import ConfidentMistakes, as_markdown, as_text, classification_report, confused_pairs
+from pixelsense.train.report import (
+    ConfidentMistakes,
+    as_markdown,
+    as_text,
+    classification_report,
+    confused_pairs,
+)
 
 NAMES = ("a", "b", "c")
 LABELS = torch.tensor([0, 0, 1, 2, 2, 2])

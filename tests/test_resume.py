@@ -17,8 +17,8 @@ import pytest
 import torch
 from conftest import fake_files
 
-from pixelsense.callbacks import Stopwatch
 from pixelsense.cli import fit_main
+from pixelsense.train.callbacks import Stopwatch
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLED = -signal.SIGKILL

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 from torchvision.datasets import FashionMNIST
 
-from pixelsense.sources import ensure_fashion_mnist
+from pixelsense.train.sources import ensure_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 

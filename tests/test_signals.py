@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from pixelsense.errors import command
+from pixelsense.cli.command import command
 from pixelsense.files import atomic_files, atomic_path
 from pixelsense.signals import STOPPED, if_stopped, stoppable
 

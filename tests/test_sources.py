@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from torchvision.datasets import FashionMNIST
 
-from pixelsense import sources
-from pixelsense.sources import DataError, ensure_fashion_mnist, raw_dir
+from pixelsense.train import sources
+from pixelsense.train.sources import DataError, ensure_fashion_mnist, raw_dir
 
 NAMES = list(sources.SHA256)
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,9 +8,10 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import Tensor, nn
 
-from pixelsense.config import FitConfig
-from pixelsense.data import TensorImages, eval_batch_size, normalize
-from pixelsense.module import build_net, optimizer_and_schedule
+from pixelsense.train.config import FitConfig
+from pixelsense.train.data import TensorImages, eval_batch_size, normalize
+from pixelsense.train.nets import build_net
+from pixelsense.train.optim import optimizer_and_schedule
 
 Batch = tuple[Tensor, Tensor]
 

@@ -13,9 +13,10 @@ from torch.utils.data import DataLoader, Subset
 
 from pixelsense.bench import alternate, device_name
 from pixelsense.bench.bare import BareLoop
-from pixelsense.config import parse_config
 from pixelsense.constants import MEAN, STD
-from pixelsense.train import build, hardware
+from pixelsense.train.config import FitConfig
+from pixelsense.train.hardware import hardware
+from pixelsense.train.run import build
 
 WORKERS = (0, 2)  # DataLoader worker processes tried for torchvision; its faster figure counts
 
@@ -82,8 +83,7 @@ def measure(data_dir: str, download: bool, rounds: int, model: str = "cnn") -> d
 
 
 def _data(model: str, data_dir: str, download: bool):
-    fetch = "--download" if download else "--no-download"
-    cfg = parse_config(["--model", model, "--data-dir", data_dir, fetch])
+    cfg = FitConfig(model=model, data_dir=data_dir, download=download).resolved()
     _, data = build(cfg)
     data.prepare_data()
     data.setup("fit")

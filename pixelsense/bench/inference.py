@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 
 from pixelsense.bench import alternate
-from pixelsense.checkpoints import load_checkpoint
-from pixelsense.export import Deployable, ort_session
-from pixelsense.module import Classifier
+from pixelsense.train.checkpoints import load_checkpoint
+from pixelsense.train.export import Deployable, ort_session
+from pixelsense.train.module import Classifier
 
 BATCH_SIZES = (1, 32, 256)
 IMAGES_PER_ROUND = 2048  # each round classifies about this many images, whatever the batch size

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.bench import alternate
-from pixelsense.photosets import STYLES, encode, photo, test_items
+from pixelsense.study.photosets import STYLES, encode, photo, test_items
 
 BATCH = 256  # predict.py's default --batch-size, used by every side
 PHOTO = replace(STYLES["product-jpeg"], canvas=(224, 224))  # dark garments on off-white, 224 px, JPEG
@@ -107,9 +107,9 @@ def _engine(session, images: np.ndarray) -> None:
 
 
 def _predict(model: str, source: Path, out: str, workers: int) -> None:
-    from pixelsense.cli.inference import predict_quietly
+    from pixelsense.infer.predict import predict_quietly
 
-    predict_quietly(["--model", model, str(source), "--output", out, "--workers", str(workers)])
+    predict_quietly(model, [str(source)], out, workers)
 
 
 def table(rows: list[dict]) -> str:

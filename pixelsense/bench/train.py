@@ -17,8 +17,9 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from pixelsense.bench import device_name, seconds, sync
 from pixelsense.bench.bare import BareLoop
-from pixelsense.config import parse_config
-from pixelsense.train import build, hardware, make_trainer
+from pixelsense.train.config import FitConfig
+from pixelsense.train.hardware import hardware
+from pixelsense.train.run import build, make_trainer
 
 WARMUP = 1  # epochs of each side not counted
 PHASES = ("training", "validation", "epoch end")
@@ -81,11 +82,10 @@ def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
     """Median seconds per epoch of fit.py's training and of the bare loop for ``model``'s default recipe on
     this machine's device."""
     with tempfile.TemporaryDirectory(prefix="pixelsense-bench-") as work:
-        cfg = parse_config(
-            ["--model", model, "--epochs", str(rounds + WARMUP), "--data-dir", data_dir, "--no-export",
-             "--checkpoint-dir", str(Path(work) / "checkpoints"), "--logdir", str(Path(work) / "runs"),
-             "--download" if download else "--no-download"]
-        )  # fmt: skip
+        cfg = FitConfig(
+            model=model, epochs=rounds + WARMUP, data_dir=data_dir, download=download, export=False,
+            checkpoint_dir=str(Path(work) / "checkpoints"), logdir=str(Path(work) / "runs"),
+        ).resolved()  # fmt: skip
         pl.seed_everything(cfg.seed, verbose=False)
         module, data = build(cfg)
         data.prepare_data()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
 from pathlib import Path
 
-from pixelsense.cli.options import data_options, positive_int
-from pixelsense.config import Parser
+from pixelsense.cli.command import command
+from pixelsense.cli.options import Parser, data_options, positive_int
 from pixelsense.constants import NUM_CLASSES
-from pixelsense.errors import PixelsenseError, command
+from pixelsense.errors import PixelsenseError
 from pixelsense.files import cannot_write
 from pixelsense.signals import if_stopped
 
@@ -23,17 +22,17 @@ MAX_BATCH = 65_536  # images per onnxruntime call: 51 MB of pixels; larger only 
 def predict_main(argv: list[str] | None = None) -> int:
     """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped, 141
     stdout's reader stopped reading (a pipe closed early)."""
-    from pixelsense.decoding import TASK, cores
-    from pixelsense.engine import PROVIDERS
-    from pixelsense.photo import POLARITIES
-    from pixelsense.predict import run
+    from pixelsense.infer.decoding import TASK, cores
+    from pixelsense.infer.engine import PROVIDERS
+    from pixelsense.infer.photo import POLARITIES
+    from pixelsense.infer.predict import Request, run
 
     parser = Parser(
         prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
     )
     parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
+    parser.add_argument("--batch-size", type=positive_int, default=Request.batch_size,
                         help="images per onnxruntime call (default: 256; the workers decode and predict "
                         f"image files in tasks of {TASK})")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
@@ -69,7 +68,7 @@ def predict_main(argv: list[str] | None = None) -> int:
     if not args.output and isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="surrogateescape")  # a name that is not UTF-8: its bytes, as ls writes
     try:
-        return run(args)
+        return run(Request(**vars(args)))
     except BrokenPipeError:  # the reader of a pipe stopped (| head): stop too, quietly, as Unix tools do
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())  # for Python's last flush
@@ -82,15 +81,6 @@ def predict_main(argv: list[str] | None = None) -> int:
         raise PixelsenseError(cannot_write(stdout, "--output FILE")) from None
 
 
-def predict_quietly(argv: list[str]) -> None:
-    """predict.py run in this process with what it prints discarded (the benches and photos.py read its
-    --output); RuntimeError unless it exits 0, since their inputs are their own."""
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
-        code = predict_main(argv)
-    if code != 0:
-        raise RuntimeError(f"predict.py {' '.join(argv)} exited with {code}")
-
-
 @command("export.py", writes="--out")
 def export_main(argv: list[str] | None = None) -> int:
     """``python scripts/export.py``: checkpoint → verified ONNX file (exit 0), or one error line (exit 2)."""
@@ -100,9 +90,9 @@ def export_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="Fashion-MNIST for the parity check")
     args = parser.parse_args(argv)
 
-    from pixelsense.checkpoints import card_accuracy, load_checkpoint
-    from pixelsense.data import official_test_set
-    from pixelsense.export import check_destination, describe, export
+    from pixelsense.train.checkpoints import card_accuracy, load_checkpoint
+    from pixelsense.train.data import official_test_set
+    from pixelsense.train.export import check_destination, describe, export
 
     check_destination(args.out, args.ckpt, args.data_dir)  # before anything runs: no input is at risk
     model = load_checkpoint(args.ckpt)
@@ -125,10 +115,10 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     data_options(parser)
     args = parser.parse_args(argv)
 
-    from pixelsense import evaluate
-    from pixelsense.data import official_test_set
     from pixelsense.files import check_not_input, file_in_the_way
-    from pixelsense.report import as_text
+    from pixelsense.study import evaluate
+    from pixelsense.train.data import official_test_set
+    from pixelsense.train.report import as_text
 
     model_path = args.ckpt or args.onnx
     out_dir = Path(args.output_dir or evaluate.default_output_dir(model_path))
@@ -178,9 +168,10 @@ def photos_main(argv: list[str] | None = None) -> int:
     if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
         raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
 
-    from pixelsense import photo, photo_report
     from pixelsense.files import check_writable
-    from pixelsense.photosets import test_items
+    from pixelsense.infer import photo
+    from pixelsense.study import photo_report
+    from pixelsense.study.photosets import test_items
 
     for option, path in (("--json", args.json), ("--figure", args.figure)):  # refused now, not after the run
         if path and Path(path).is_dir():

@@ -25,3 +25,10 @@ def measuring_options(parser: argparse.ArgumentParser, threads_for: str) -> None
     data_options(parser)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help=f"onnxruntime threads for {threads_for} (default: all cores)")  # fmt: skip
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (what is wrong, and where the options are), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help.\n")

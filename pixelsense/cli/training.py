@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from pixelsense.cli.options import data_options, measuring_options, positive_int
-from pixelsense.config import FitConfig, Parser, parse_config
-from pixelsense.decoding import cores
-from pixelsense.errors import PixelsenseError, command
+from pixelsense.cli.command import command
+from pixelsense.cli.fit_options import parse_config
+from pixelsense.cli.options import Parser, data_options, measuring_options, positive_int
+from pixelsense.errors import PixelsenseError
+from pixelsense.infer.decoding import cores
 from pixelsense.signals import if_stopped
+from pixelsense.train.config import FitConfig
 
 # What compare.py and explain.py leave when stopped.
 KEPT_RUNS = "the finished runs are kept, and the next run takes them as they are; nothing was half-written"
@@ -19,7 +21,7 @@ KEPT_RUNS = "the finished runs are kept, and the next run takes them as they are
 @command("get_data.py", writes="--data-dir")
 def get_data_main(argv: list[str] | None = None) -> int:
     """``python scripts/get_data.py``: put verified Fashion-MNIST in <data-dir>/FashionMNIST/raw/."""
-    from pixelsense.sources import ensure_fashion_mnist
+    from pixelsense.train.sources import ensure_fashion_mnist
 
     parser = Parser(description=get_data_main.__doc__)
     parser.add_argument("--data-dir", default="data", help="where the data goes (default: data)")
@@ -33,8 +35,8 @@ def get_data_main(argv: list[str] | None = None) -> int:
 @command("fit.py", writes="--checkpoint-dir or --logdir")
 def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: the exit code (0 done, 2 a problem the user can fix, 130 stopped)."""
-    from pixelsense.checks import folder_problems
-    from pixelsense.train import fit
+    from pixelsense.train.checks import folder_problems
+    from pixelsense.train.run import fit
 
     args = sys.argv[1:] if argv is None else argv
     cfg = parse_config(args)
@@ -70,9 +72,9 @@ def compare_main(argv: list[str] | None = None) -> int:
     if (args.seeds is not None and args.seeds < 1) or args.threads < 1:
         parser.error("--seeds and --threads must be at least 1")
 
-    from pixelsense.compare import FILES, check_checkpoints, evaluate_runs, write_comparison
-    from pixelsense.data import official_test_set
-    from pixelsense.summary import conclusion
+    from pixelsense.study.compare import FILES, check_checkpoints, evaluate_runs, write_comparison
+    from pixelsense.study.summary import conclusion
+    from pixelsense.train.data import official_test_set
 
     if_stopped(KEPT_RUNS)
     if args.ann:
@@ -80,7 +82,7 @@ def compare_main(argv: list[str] | None = None) -> int:
         check_checkpoints(ckpts)
         images, labels = official_test_set(args.data_dir, args.download)
     else:
-        from pixelsense.runs import train_runs
+        from pixelsense.study.runs import train_runs
 
         images, labels = official_test_set(args.data_dir, args.download)
         trained = train_runs(args.seeds or 1, args.output_dir, args.data_dir, args.download,
@@ -111,7 +113,7 @@ def explain_main(argv: list[str] | None = None) -> int:
     if args.seeds < 1 or args.threads < 1:
         parser.error("--seeds and --threads must be at least 1")
 
-    from pixelsense.explain import FILES, explain
+    from pixelsense.study.explain import FILES, explain
 
     if_stopped(KEPT_RUNS)
     command_line = " ".join(["python scripts/explain.py", *(sys.argv[1:] if argv is None else argv)])
@@ -153,7 +155,7 @@ def bench_main(argv: list[str] | None = None) -> int:
     data_options(predict)
     args = parser.parse_args(argv)
 
-    from pixelsense.checks import MAX_ROUNDS
+    from pixelsense.train.checks import MAX_ROUNDS
 
     if args.rounds > MAX_ROUNDS:
         raise PixelsenseError(f"--rounds must be at most {MAX_ROUNDS:,}; the median of a few is steady.")

@@ -14,8 +14,8 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.profilers import PassThroughProfiler
 
-from pixelsense.checkpoint_io import in_background, wait_for_writes
-from pixelsense.data import seed_of
+from pixelsense.train.checkpoint_io import in_background, wait_for_writes
+from pixelsense.train.data import seed_of
 
 REFRESH_SECONDS = 0.5  # the progress bar redraws at most this often
 

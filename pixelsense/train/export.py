@@ -16,9 +16,9 @@ from torch import Tensor, nn
 
 from pixelsense import __version__
 from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
-from pixelsense.data import normalize
 from pixelsense.errors import PixelsenseError
 from pixelsense.files import atomic_path
+from pixelsense.train.data import normalize
 
 OPSET = 18
 PARITY_BATCHES = (1, 7, 256)  # batch sizes checked against the torch model
@@ -61,7 +61,7 @@ def check_destination(out: str | os.PathLike, ckpt: str | os.PathLike, data_dir:
     not named .onnx, before any work: ExportError, or OutputIsInput."""
     from pixelsense.files import check_not_input, file_in_the_way
     from pixelsense.paths import not_regular
-    from pixelsense.sources import SHA256, raw_dir
+    from pixelsense.train.sources import SHA256, raw_dir
 
     out = Path(out)
     if out.is_dir():

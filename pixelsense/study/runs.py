@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pixelsense.config import RECIPE_FIELDS, FitConfig
 from pixelsense.constants import ARCHS
 from pixelsense.errors import PixelsenseError
+from pixelsense.train.config import RECIPE_FIELDS, FitConfig
 
 
 def run_dir(out_dir: str | Path, name: str, seed: int) -> Path:
@@ -50,7 +50,8 @@ def train_run(model: str, seed: int, out_dir: str | Path, data_dir: str = "data"
     """The metrics of one run of ``model``'s default recipe changed by ``options`` (FitConfig fields) with
     ``seed``, in ``<out_dir>/runs/<name>-seed<seed>``. A finished run there, or in the same place under one
     of the ``reuse`` folders, is taken as it is; otherwise the run is trained."""
-    from pixelsense.train import ResumeError, fit
+    from pixelsense.train.resume import ResumeError
+    from pixelsense.train.run import fit
 
     name = name or model
     logdir = Path(out_dir) / "tensorboard"

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE
 from pixelsense.files import atomic_files
-from pixelsense.report import ConfidentMistakes, as_markdown, classification_report
+from pixelsense.train.report import ConfidentMistakes, as_markdown, classification_report
 
 BATCH = 1000  # test images per forward pass
 FILES = ("report.json", "report.md", "confusion_matrix.png", "misclassified.png")
@@ -23,14 +23,14 @@ Predictor = Callable[[Tensor], Tensor]  # uint8 images [N, 28, 28] → class pro
 
 def checkpoint_predictor(ckpt: str | os.PathLike) -> Predictor:
     """A pixelsense checkpoint, loaded (or refused) now, run with torch."""
-    from pixelsense.checkpoints import load_checkpoint
+    from pixelsense.train.checkpoints import load_checkpoint
 
     return torch_predictor(load_checkpoint(ckpt))
 
 
 def torch_predictor(model) -> Predictor:
     """A loaded Classifier, with its preprocessing, run with torch in batches."""
-    from pixelsense.export import Deployable
+    from pixelsense.train.export import Deployable
 
     deployable = Deployable(model.net).eval()
 
@@ -44,7 +44,7 @@ def torch_predictor(model) -> Predictor:
 
 def onnx_predictor(path: str | os.PathLike, threads: int | None = None) -> Predictor:
     """A pixelsense ONNX export, opened (or refused) now, run with onnxruntime."""
-    from pixelsense.predict import open_model
+    from pixelsense.infer.engine import open_model
 
     session, _ = open_model(str(path), "cpu", threads)
     return session_predictor(session)
@@ -71,7 +71,7 @@ def default_output_dir(model_path: str | os.PathLike) -> Path:
 def write_evaluation(probabilities: Tensor, labels: Tensor, images: Tensor, out_dir: str | os.PathLike,
                      name: str) -> dict:  # fmt: skip
     """Write FILES for these predictions into ``out_dir`` and return the report."""
-    from pixelsense.plots import confusion_matrix_figure, misclassified_figure, save_png
+    from pixelsense.train.plots import confusion_matrix_figure, misclassified_figure, save_png
 
     report = {"model": name, "images": len(labels), **classification_report(probabilities, labels)}
     found = ConfidentMistakes()

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytorch_lightning as pl
 import torch
 
-from pixelsense.config import RECIPES
 from pixelsense.constants import CLASSES, IMAGE_SIZE, MEAN, STD
-from pixelsense.sources import DataError, ensure_fashion_mnist
+from pixelsense.train.config import RECIPES
+from pixelsense.train.sources import DataError, ensure_fashion_mnist
 
 __all__ = ["CLASSES", "IMAGE_SIZE", "MEAN", "STD", "FashionMNISTDataModule", "augment", "normalize"]
 

@@ -16,7 +16,10 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from pixelsense.callbacks import (
+from pixelsense.constants import CLASSES
+from pixelsense.errors import first_line
+from pixelsense.files import check_writable, exclusive, write_text_atomic
+from pixelsense.train.callbacks import (
     Checkpoint,
     EpochSeed,
     ProgressBar,
@@ -24,17 +27,13 @@ from pixelsense.callbacks import (
     RunConfig,
     Stopwatch,
 )
-from pixelsense.checkpoint_io import CheckpointWriter, wait_for_writes
-from pixelsense.checkpoints import read_checkpoint
-from pixelsense.checks import option
-from pixelsense.config import RECIPE_FIELDS, ConfigError, FitConfig, shown
-from pixelsense.constants import CLASSES
-from pixelsense.data import FashionMNISTDataModule
-from pixelsense.errors import PixelsenseError, first_line
-from pixelsense.files import check_writable, exclusive, write_text_atomic
-from pixelsense.module import Classifier
-from pixelsense.paths import not_regular
-from pixelsense.sources import ensure_fashion_mnist
+from pixelsense.train.checkpoint_io import CheckpointWriter, wait_for_writes
+from pixelsense.train.config import ConfigError, FitConfig
+from pixelsense.train.data import FashionMNISTDataModule
+from pixelsense.train.hardware import device_line, hardware
+from pixelsense.train.module import Classifier
+from pixelsense.train.resume import ResumeError, resume_path
+from pixelsense.train.sources import ensure_fashion_mnist
 
 # Lightning internals on torch >= 2.10; not actionable for a user.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
@@ -49,125 +48,7 @@ warnings.filterwarnings("ignore", message=r"The number of training batches .* is
 # bf16-mixed, the default on a GPU: the summary counts parameters at 32 bits, which is what they are.
 warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")
 MONITOR = "val/acc"  # the checkpoint kept as "best" maximises this
-# What a checkpoint must hold for --resume to go on exactly: optimiser, schedule, loop and callback states.
-RESUME_STATE = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks")
 LOG_EVERY = 20  # training steps between two points of the train/loss and train/lr curves
-
-
-class ResumeError(PixelsenseError):
-    """--resume cannot continue; the message says why and what to do."""
-
-
-def hardware(cfg: FitConfig) -> tuple[str, str]:
-    """(accelerator, precision) that ``auto`` means on this machine."""
-    accelerator = cfg.accelerator
-    if accelerator == "auto":
-        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    precision = cfg.precision
-    if precision == "auto":
-        gpu = accelerator in ("gpu", "cuda") and torch.cuda.is_available()
-        precision = "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
-    return accelerator, precision
-
-
-def _device_line(trainer: pl.Trainer) -> str:
-    root = trainer.strategy.root_device
-    if root.type == "cuda":
-        name = torch.cuda.get_device_name(root)
-    else:
-        name = f"CPU, {torch.get_num_threads()} threads"
-    return f"{trainer.world_size} × {root.type} ({name}), strategy {type(trainer.strategy).__name__}"
-
-
-def _resume_path(cfg: FitConfig) -> str | None:
-    if not cfg.resume:
-        if getattr(rank_zero_only, "rank", 0) == 0:  # DDP's other ranks start once rank 0 has looked
-            _no_run_there(cfg)
-        return None
-    last = Path(cfg.checkpoint_dir) / "last.ckpt"
-    if problem := not_regular(last):
-        if "does not exist" in problem:
-            raise ResumeError(f"nothing to resume: {last} does not exist; train once without --resume first.")
-        raise ResumeError(f"{last} {problem}; move it away, or start a new run in another --checkpoint-dir.")
-    try:
-        state = read_checkpoint(last)
-        saved, done = state["hyper_parameters"], state["epoch"] + 1
-    except Exception as err:  # a damaged file fails in many ways
-        raise ResumeError(
-            f"{last} is damaged ({type(err).__name__}); move it away, or start a new run in another "
-            "--checkpoint-dir."
-        ) from None
-    missing = [key for key in RESUME_STATE if not state.get(key)]
-    if missing:
-        raise ResumeError(f"{last} cannot be resumed: it has no {missing[0]} (fit.py did not write it); "
-                          "train without --resume, into another --checkpoint-dir.")  # fmt: skip
-    if saved.get("arch") != cfg.model:
-        raise ResumeError(
-            f"{last} holds a {saved.get('arch')!r} model, not {cfg.model!r}; pass the matching --model."
-        )
-    for key in ("hidden", "channels", "permute_pixels"):  # the shapes and order of the weights
-        had, want = saved.get(key), getattr(cfg, key)
-        if key != "permute_pixels":  # widths: a list in the checkpoint, a tuple here
-            had, want = tuple(had or ()), tuple(want)
-        if had != want:
-            raise ResumeError(f"{last} was trained with {_as_option(key, had)}, not {_as_option(key, want)}; "
-                              "resume with the run's settings.")  # fmt: skip
-    _same_run(last, state, cfg)
-    if done > cfg.epochs or (done == cfg.epochs and _reported(cfg, done)):
-        raise ResumeError(
-            f"{last} has already trained {done} epochs; pass --epochs above {done} to continue."
-        )
-    return str(last)
-
-
-def _reported(cfg: FitConfig, epochs: int) -> bool:
-    """Whether the run's report (metrics.json, written last) is that of ``epochs`` epochs: a run stopped after
-    its last epoch but before its report is not finished, nor is one resumed for more epochs and stopped
-    before its new report (the old one describes fewer)."""
-    try:
-        return json.loads((Path(cfg.checkpoint_dir) / "metrics.json").read_text()).get("epochs") == epochs
-    except (OSError, ValueError, AttributeError):  # missing, unreadable, or not this project's
-        return False
-
-
-RUN_FILES = ("last.ckpt", "metrics.json", "model.onnx", "config.json")  # besides best-*.ckpt
-
-
-def _no_run_there(cfg: FitConfig) -> None:
-    """Refuse to start a new run in a folder that holds another's files: they would be replaced or, worse,
-    mixed with the new run's. A one-batch smoke test writes nothing there."""
-    folder = Path(cfg.checkpoint_dir)
-    found = [name for name in RUN_FILES if (folder / name).exists()] + sorted(
-        p.name for p in folder.glob("best-*.ckpt")
-    )
-    if found and not cfg.fast_dev_run:
-        shown_files = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-        if "last.ckpt" in found:
-            raise ResumeError(f"{folder} already holds a run ({shown_files}); pass --resume to go on with "
-                              "it, or choose another --checkpoint-dir for a new run.")  # fmt: skip
-        raise ResumeError(f"{folder} holds another run's files ({shown_files}) but no last.ckpt to resume "
-                          "from; move them away, or choose another --checkpoint-dir.")  # fmt: skip
-
-
-def _as_option(key: str, value) -> str:
-    """A setting as the option that gives it: ``--hidden 512 256``; ``no --permute-pixels`` for None."""
-    return f"no {option(key)}" if value is None else f"{option(key)} {shown(value)}"
-
-
-def _same_run(last: Path, state: dict, cfg: FitConfig) -> None:
-    """Refuse settings that would make the resumed run another one than the run that wrote ``last``."""
-    saved = state.get("callbacks", {}).get("RunConfig", {}).get("config")
-    if not isinstance(saved, dict):
-        return  # a checkpoint from before the configuration was kept: the checks above are what there is
-    now = json.loads(cfg.to_json())
-    for key in ("seed", "recipe", "permute_pixels", *RECIPE_FIELDS):
-        if key != "epochs" and saved.get(key) != now[key]:
-            had, want = _as_option(key, saved.get(key)), _as_option(key, now[key])
-            raise ResumeError(f"{last} was trained with {had}, not {want}; resume with the run's settings.")
-    planned = saved.get("epochs", 0)
-    if cfg.epochs < planned:
-        raise ResumeError(f"{last} is a run of {planned} epochs (its learning-rate schedule was built for "
-                          f"them); resume with --epochs {planned}, or more to stretch it.")  # fmt: skip
 
 
 def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
@@ -229,7 +110,7 @@ def fit(cfg: FitConfig, command: str = "") -> dict | None:
 
 
 def _train(cfg: FitConfig, command: str) -> dict | None:
-    resume_from = _resume_path(cfg)
+    resume_from = resume_path(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
     model, data = build(cfg)
@@ -238,7 +119,7 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     trainer, checkpoint = make_trainer(cfg, logger, [stopwatch])
     if trainer.is_global_zero:
         print(
-            f"pixelsense: training {cfg.model} on {_device_line(trainer)} | precision {trainer.precision} | "
+            f"pixelsense: training {cfg.model} on {device_line(trainer)} | precision {trainer.precision} | "
             f"{cfg.recipe} recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} | "
             f"data {raw} (SHA-256 verified) | logs {logger.log_dir} | checkpoints {cfg.checkpoint_dir}"
             + (f" | resuming from {resume_from}" if resume_from else ""),
@@ -283,7 +164,7 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 1),
         "best_checkpoint": best,
-        "device": _device_line(trainer),
+        "device": device_line(trainer),
         "precision": trainer.precision,
         "command": command,
         "config": json.loads(cfg.to_json()),
@@ -302,7 +183,7 @@ def _save(cfg: FitConfig, logger, metrics: dict, model: Classifier, data: Fashio
     # Written after fit: before it, Lightning would warn that the checkpoint folder is not empty.
     write_text_atomic(Path(cfg.checkpoint_dir) / "config.json", cfg.to_json())
     if cfg.export:
-        from pixelsense.export import describe, export
+        from pixelsense.train.export import describe, export
 
         onnx_path = Path(cfg.checkpoint_dir) / "model.onnx"
         diffs = export(model, onnx_path, data.test_set.images, metrics["test_accuracy"])

@@ -16,7 +16,7 @@ try:
 except ImportError:  # an install without it decodes every JPEG with Pillow: slower, the same pixels
     simplejpeg = None
 
-from pixelsense import photo
+from pixelsense.infer import photo
 
 SPACES = ("Gray", "YCbCr")  # colour spaces whose gray is their luma; Pillow converts CMYK and YCCK ones
 SUFFIXES = (".jpg", ".jpeg")  # the names tried here (a JPEG named otherwise goes to Pillow: same pixels)

@@ -23,7 +23,7 @@ class CheckpointError(PixelsenseError):
 def load_checkpoint(path: str | os.PathLike):
     """The Classifier in a pixelsense checkpoint (weights_only loading), in eval mode; CheckpointError for
     a file that is not one, before anything is built from it."""
-    from pixelsense.module import Classifier
+    from pixelsense.train.module import Classifier
 
     path, redo = Path(path), "pass a .ckpt written by scripts/fit.py"
     if path.is_dir():
@@ -66,7 +66,7 @@ def _hparam_problems(hparams: dict, classifier) -> list[str]:
     them (a missing one takes its default): types first, then the ranges fit.py allows, size included."""
     import inspect
 
-    from pixelsense.checks import network_problems, type_problem
+    from pixelsense.train.checks import network_problems, type_problem
 
     params = inspect.signature(classifier.__init__).parameters
     hints = typing.get_type_hints(classifier.__init__)

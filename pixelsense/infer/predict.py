@@ -6,37 +6,49 @@ Imports onnxruntime, numpy, Pillow and simplejpeg only (no torch):
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import itertools
-import json
+import os
 import sys
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from pixelsense import engine
-from pixelsense.constants import IMAGE_SIZE, NUM_CLASSES
-from pixelsense.decoding import Decoder, cores
 from pixelsense.errors import PixelsenseError, first_line
 from pixelsense.files import atomic_path, check_not_input, file_in_the_way, names_a_folder
-from pixelsense.inputs import Chunk, count, read_all
-from pixelsense.labels import LabelError, load_labels
-from pixelsense.output import Rows
-from pixelsense.paths import Failure, NoInputs, expand, not_regular
+from pixelsense.infer.chunk import Chunk
+from pixelsense.infer.decoding import Decoder, cores
+from pixelsense.infer.engine import ModelError, open_model
+from pixelsense.infer.inputs import count, read_all
+from pixelsense.infer.labels import LabelError, load_labels
+from pixelsense.infer.output import Rows
+from pixelsense.paths import Failure, NoInputs, expand
 
-OUTPUTS = ("logits", "probabilities")  # what a pixelsense export returns, exactly
-TRIAL = 3  # images in the batch every model must predict when it is opened, before any input is read
 IN_FLIGHT = 2048  # images onnxruntime runs at once in this process, at most (CNN: 100 KB of activations each)
 PASS = "pass image files, folders, globs, IDX files or .npy arrays"
 
 
-class ModelError(PixelsenseError):
-    """The model cannot be used; the message says why."""
+@dataclass
+class Request:
+    """What predict.py is asked to do: its options, with their defaults (the command line's too)."""
+
+    model: str  # a .onnx file exported by pixelsense
+    inputs: list[str]  # image files, folders, globs, IDX image files, .npy arrays
+    output: str | None = None  # a file written whole or not at all; None: stdout
+    batch_size: int = 256  # images per onnxruntime call
+    format: str = "csv"  # or "jsonl"
+    topk: int = 1  # also the K best classes
+    labels: str | None = None  # true labels (IDX, .npy or CSV): the accuracy is reported
+    invert: str = "auto"  # image files' polarity: photo.POLARITIES
+    workers: int = field(default_factory=cores)  # processes decoding image files
+    threads: int | None = None  # onnxruntime threads a batch in the main process
+    provider: str = "cpu"  # engine.PROVIDERS
 
 
 class OutputError(PixelsenseError):
@@ -45,62 +57,6 @@ class OutputError(PixelsenseError):
 
 class NothingPredicted(PixelsenseError):
     """Every input failed (each said why); nothing was written."""
-
-
-def open_model(path: str, provider: str, threads: int | None, spin: bool = True):
-    """An onnxruntime session for a pixelsense export, and its class names; ModelError unless it loads,
-    has the interface of an export and predicts a trial batch of the right shape. ``spin``: onnxruntime's
-    threads spin between batches (faster when nothing else needs the cores)."""
-    import onnxruntime as ort
-
-    if problem := not_regular(Path(path)):  # onnxruntime would wait forever on a FIFO
-        raise ModelError(f"{path} {problem}; pass a .onnx file exported by scripts/export.py.")
-    if engine.PROVIDERS[provider] not in ort.get_available_providers():
-        raise ModelError(f"the {provider} provider is not available in this onnxruntime "
-                         f"({', '.join(ort.get_available_providers())}); use --provider cpu or install "
-                         "onnxruntime-gpu.")  # fmt: skip
-    try:
-        session = engine.session(path, provider, threads, spin)
-    except Exception as err:  # onnxruntime reports missing and broken files alike
-        raise ModelError(f"{path} cannot be loaded as an ONNX model ({first_line(err)}).") from None
-    if session.get_providers()[0] != engine.PROVIDERS[provider]:  # onnxruntime falls back silently otherwise
-        raise ModelError(f"the {provider} provider failed to start; use --provider cpu.")
-    inputs, outputs = session.get_inputs(), [o.name for o in session.get_outputs()]
-    shape = list(inputs[0].shape) if inputs else []
-    ok = len(inputs) == 1 and inputs[0].type == "tensor(uint8)" and shape[1:] == [1, IMAGE_SIZE, IMAGE_SIZE]
-    ok = ok and not isinstance(shape[0], int)  # a dynamic batch dimension
-    try:
-        classes = json.loads(session.get_modelmeta().custom_metadata_map.get("classes", "[]"))
-    except ValueError:
-        classes = []
-    ok = ok and inputs[0].name == "images" and sorted(outputs) == list(OUTPUTS)
-    names = isinstance(classes, list) and all(isinstance(name, str) for name in classes)
-    if not ok or not names or len(classes) != NUM_CLASSES:
-        raise ModelError(f"{path} is not a pixelsense model (uint8 'images' [N, 1, 28, 28] in, 'logits' and "
-                         "'probabilities' out, class names in its metadata); export one with "
-                         "scripts/export.py.")  # fmt: skip
-    _trial(session, path)
-    return session, classes
-
-
-def _trial(session, path: str) -> None:
-    """Predict a small batch now: a model with the right interface can still fail at run time (a fixed
-    reshape) or give the wrong number of classes, and that must be said before any input is read."""
-    images = np.linspace(0, 255, TRIAL * IMAGE_SIZE**2).astype(np.uint8).reshape(TRIAL, 1, IMAGE_SIZE, -1)
-    try:
-        results = dict(zip(OUTPUTS, session.run(list(OUTPUTS), {"images": images}), strict=True))
-    except Exception as err:  # onnxruntime's errors share no base class
-        raise ModelError(f"{path} fails on a trial batch of {TRIAL} images ({first_line(err)}); export it "
-                         "again with scripts/export.py.") from None  # fmt: skip
-    for name, result in results.items():
-        if np.shape(result) != (TRIAL, NUM_CLASSES):
-            raise ModelError(f"{path} gives '{name}' of shape {np.shape(result)} for {TRIAL} images, not "
-                             f"({TRIAL}, {NUM_CLASSES}): not a model of the {NUM_CLASSES} Fashion-MNIST "
-                             "classes; export one with scripts/export.py.")  # fmt: skip
-    sums = np.asarray(results["probabilities"], dtype=np.float64).sum(axis=1)
-    if not np.allclose(sums, 1.0, atol=1e-3):  # NaN fails too
-        raise ModelError(f"{path} gives 'probabilities' that sum to {sums.round(4).tolist()}, not 1; "
-                         "export it again with scripts/export.py.")  # fmt: skip
 
 
 def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Failure]:
@@ -135,7 +91,7 @@ def batches(stream: Iterator[Chunk | Failure], size: int) -> Iterator[Chunk | Fa
         yield Chunk(sources, np.concatenate(parts), polarities)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Request) -> int:
     items = expand(args.inputs)
     files = [item for item in items if not isinstance(item, Failure)]
     if not files:
@@ -170,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed or not scored else 0
 
 
-def _runs(args: argparse.Namespace) -> tuple[int, int | None]:
+def _runs(args: Request) -> tuple[int, int | None]:
     """How many batches onnxruntime runs at once, and its threads for each. On the CPU, a batch on each core,
     one thread each (--threads N: N each, fewer at once), so that a thread this one interrupts to write rows
     delays its own batch only; but no more than IN_FLIGHT images at once (large batches: fewer at once,
@@ -200,7 +156,7 @@ def _nothing(items: list[Failure]) -> str:
     return f"{what}; {PASS}."
 
 
-def _check_output(args: argparse.Namespace, files: list) -> None:
+def _check_output(args: Request, files: list) -> None:
     """Refuse, before anything runs, an --output that would replace an input or cannot be a file."""
     check_not_input(args.output, files, "--output")
     check_not_input(args.output, [args.model], "--output", "the --model file")
@@ -297,3 +253,16 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
         if mask.any():
             print(f"  {name:<12} {(pred[mask] == index).mean():.4f} ({mask.sum()} images)", file=out)
     return True
+
+
+def predict_quietly(model: str, inputs: list[str], output: str, workers: int | None = None) -> None:
+    """``run`` with what it prints discarded, for callers that read its ``output`` (photos.py, the benches);
+    RuntimeError unless every input was predicted, since their inputs are their own."""
+    request = Request(model, inputs, output, **({"workers": workers} if workers else {}))
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        try:
+            code = run(request)
+        except PixelsenseError as err:
+            raise RuntimeError(f"predict.py on {', '.join(inputs)}: {err}") from None
+    if code != 0:
+        raise RuntimeError(f"predict.py on {', '.join(inputs)} exited with {code}")

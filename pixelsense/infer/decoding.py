@@ -16,8 +16,9 @@ from concurrent.futures import TimeoutError as FutureTimeout  # TimeoutError its
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from pixelsense import engine
-from pixelsense.inputs import Chunk, read_images
+from pixelsense.infer import engine
+from pixelsense.infer.chunk import Chunk
+from pixelsense.infer.images import read_images
 from pixelsense.paths import Failure, kind_of
 
 TASK = 64  # images per task a worker takes: enough to pay for per-call costs (numpy, the pool), few to share

@@ -10,9 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from pixelsense.constants import IMAGE_SIZE
-from pixelsense.data import normalize
-from pixelsense.evaluate import Predictor
-from pixelsense.nets import CNN, PixelPermutation
+from pixelsense.study.evaluate import Predictor
+from pixelsense.train.data import normalize
+from pixelsense.train.nets import CNN, PixelPermutation
 
 DIRECTIONS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 OCCLUSION_PATCH = 4  # side of the black square slid over the image for occlusion sensitivity

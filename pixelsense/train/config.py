@@ -3,16 +3,16 @@ and the JSON file a run is saved as (and can be re-run from with ``--config``)."
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pixelsense.checks import CUDA_ONLY, PRECISIONS
 from pixelsense.constants import ARCHS, SCHEDULES
 from pixelsense.errors import PixelsenseError, first_line
+from pixelsense.train.checks import CUDA_ONLY, PRECISIONS
+from pixelsense.train.hardware import device_kind
 
 # The default recipe of each model on each kind of device; the README's results come from these exact
 # values (the CPU ones). A GPU step costs about the same for 256 images as for 1024, so the GPU recipes
@@ -103,7 +103,7 @@ class FitConfig:
         return config
 
     def _check(self) -> None:
-        from pixelsense.checks import run_problems
+        from pixelsense.train.checks import run_problems
 
         problems = run_problems(self)
         if problems:
@@ -111,7 +111,7 @@ class FitConfig:
 
     def command_line(self) -> str:
         """The fit.py command of this configuration: the options set to other than their defaults."""
-        from pixelsense.checks import option
+        from pixelsense.train.checks import option
 
         parts, default = ["python scripts/fit.py"], FitConfig()
         for f in dataclasses.fields(self):
@@ -130,15 +130,6 @@ class FitConfig:
         return json.dumps(values, indent=2)
 
 
-def device_kind(accelerator: str) -> str:
-    """Which recipe a run on ``accelerator`` gets: "gpu" for a CUDA GPU, else "cpu"."""
-    if accelerator == "auto":
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    return "gpu" if accelerator in ("gpu", "cuda") else "cpu"
-
-
 def _names() -> list[str]:
     return [f.name for f in dataclasses.fields(FitConfig)]
 
@@ -150,8 +141,8 @@ class ConfigError(PixelsenseError):
 def load_config(path: str) -> dict:
     """The settings in a saved run configuration, each of the type its option takes (argparse checks the
     command line, not the defaults it is given)."""
-    from pixelsense.checks import base_type, type_problem
     from pixelsense.paths import not_regular
+    from pixelsense.train.checks import base_type, type_problem
 
     redo = "pass a config.json saved by fit.py"
     if Path(path).is_dir():
@@ -189,60 +180,6 @@ def load_config(path: str) -> dict:
     return values
 
 
-def _help(f: dataclasses.Field) -> str:
-    if f.name in RECIPE_FIELDS:
-        defaults = "; ".join(
-            f"{device}: " + ", ".join(f"{model} {shown(recipe[f.name])}" for model, recipe in models.items())
-            for device, models in RECIPES.items()
-        )
-        return f"{f.metadata['help']} (default {defaults})"
-    return f"{f.metadata['help']} (default: {shown(f.default)})"
-
-
 def shown(value) -> str:
     """A value as it is typed on the command line: a list of widths as ``32 64``."""
     return " ".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a bad command line is one line (what is wrong, and where the options are), exit 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help.\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
-        description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, "
-        "write metrics.json.",
-    )
-    from pixelsense.checks import base_type, option
-
-    parser.add_argument("--config", help="re-run from a saved config.json (other options override it)")
-    hints = typing.get_type_hints(FitConfig)
-    for f in dataclasses.fields(FitConfig):
-        meta = {k: v for k, v in f.metadata.items() if k != "help"}
-        kind, _ = base_type(hints[f.name])
-        if kind is bool:
-            action = "store_true" if f.default is False else argparse.BooleanOptionalAction
-            parser.add_argument(option(f.name), action=action, default=f.default, help=_help(f))
-            continue
-        kind = int if kind is tuple else kind  # a tuple option takes integers, one per --flag value
-        parser.add_argument(option(f.name), type=kind, default=f.default, help=_help(f), **meta)
-    return parser
-
-
-def parse_config(argv: list[str]) -> FitConfig:
-    parser = build_parser()
-    first, _ = parser.parse_known_args(argv)
-    if first.config:
-        saved = load_config(first.config)
-        model_given = any(a == "--model" or a.startswith("--model=") for a in argv)
-        if model_given and "model" in saved and first.model != saved["model"]:
-            raise ConfigError(
-                f"{first.config} is a {saved['model']} run; drop --model or use its own config."
-            )
-        parser.set_defaults(**saved)
-    args = vars(parser.parse_args(argv))
-    args.pop("config")
-    return FitConfig(**args).resolved()

@@ -13,7 +13,7 @@ import torch
 
 from pixelsense.constants import CLASSES, IMAGE_SIZE
 from pixelsense.files import atomic_files
-from pixelsense.report import SCORES, classification_report, mean_std
+from pixelsense.train.report import SCORES, classification_report, mean_std
 
 FILES = ("report.md", "confusion_matrices.png", "per_class_f1.png", "ann/report.json", "cnn/report.json")
 SPEED_BATCH = 256  # onnxruntime throughput is measured at this batch size over the whole test set
@@ -22,7 +22,7 @@ SPEED_BATCH = 256  # onnxruntime throughput is measured at this batch size over 
 def check_checkpoints(ckpts: dict[str, list[str]]) -> None:
     """Refuse, before any work, a file that is not a checkpoint of the model it was given for, or the
     same checkpoint twice (it would count as two seeds)."""
-    from pixelsense.checkpoints import CheckpointError, load_checkpoint
+    from pixelsense.train.checkpoints import CheckpointError, load_checkpoint
 
     seen: set[Path] = set()
     for model, paths in ckpts.items():
@@ -38,7 +38,7 @@ def check_checkpoints(ckpts: dict[str, list[str]]) -> None:
 
 def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
     """Images per second of the model's verified ONNX export through onnxruntime (best of 3 passes)."""
-    from pixelsense.export import ort_session
+    from pixelsense.train.export import ort_session
 
     session = ort_session(model, images, threads)
     pixels = images.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).numpy()
@@ -54,8 +54,8 @@ def onnx_throughput(model, images: torch.Tensor, threads: int) -> float:
 def evaluate_runs(ckpts: list[str], images: torch.Tensor, labels: torch.Tensor, threads: int) -> dict:
     """Each checkpoint's report on the test set with its training time and configuration, the model's
     onnxruntime throughput, and the summary over the runs."""
-    from pixelsense.checkpoints import load_checkpoint, run_card
-    from pixelsense.evaluate import torch_predictor
+    from pixelsense.study.evaluate import torch_predictor
+    from pixelsense.train.checkpoints import load_checkpoint, run_card
 
     runs = []
     for ckpt in ckpts:
@@ -94,8 +94,8 @@ def _summary(runs: list[dict], speed: float) -> dict:
 
 def write_comparison(results: dict[str, dict], out_dir: str | os.PathLike) -> Path:
     """Write FILES into ``out_dir`` from ``{"ann": evaluate_runs(...), "cnn": evaluate_runs(...)}``."""
-    from pixelsense.plots import confusion_matrices_figure, per_class_bars_figure, save_png
-    from pixelsense.summary import markdown
+    from pixelsense.study.summary import markdown
+    from pixelsense.train.plots import confusion_matrices_figure, per_class_bars_figure, save_png
 
     matrices, bars = {}, {}
     for name, r in results.items():

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pixelsense import photo
-from pixelsense.photosets import STYLES, write_set
+from pixelsense.infer import photo
+from pixelsense.study.photosets import STYLES, write_set
 
 FIGURE_SETS = ("product-jpeg", "product-gradient", "product-tight", "dataset-dark-gray")  # one photo each
 
@@ -26,7 +26,7 @@ def score(models: list[str], images: np.ndarray, labels: np.ndarray, count: int,
     test items (``photosets.test_items``); the sets go to ``out`` (kept) or to a temporary folder. Each model
     is checked before anything is made (ModelError). ``sharpen``: the conversion's unsharp-mask sigma for
     this run (0: none), to measure what it is worth."""
-    from pixelsense.predict import open_model
+    from pixelsense.infer.engine import open_model
 
     for model in models:
         open_model(model, "cpu", None)
@@ -47,10 +47,10 @@ def score(models: list[str], images: np.ndarray, labels: np.ndarray, count: int,
 
 def _score(model: str, folder: Path, dark_on_light: bool) -> dict:
     """predict.py on ``folder`` (no flag), its rows read back against labels.csv."""
-    from pixelsense.cli.inference import predict_quietly
+    from pixelsense.infer.predict import predict_quietly
 
     output = folder / "predictions.csv"
-    predict_quietly(["--model", model, str(folder), "--output", str(output)])
+    predict_quietly(model, [str(folder)], str(output))
     with open(folder / "labels.csv") as f:
         truth = {row["file"]: int(row["label"]) for row in csv.DictReader(f)}
     with open(output) as f:
@@ -107,8 +107,8 @@ def _figure(model: str, images: np.ndarray, labels: np.ndarray, path: str, seed:
     from PIL import Image, ImageDraw
 
     from pixelsense.files import atomic_path
-    from pixelsense.inputs import load_image
-    from pixelsense.predict import open_model
+    from pixelsense.infer.engine import open_model
+    from pixelsense.infer.images import load_image
 
     session, classes = open_model(model, "cpu", None)
     cell, text = 112, 34

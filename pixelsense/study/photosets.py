@@ -107,9 +107,9 @@ def write_set(images: np.ndarray, labels: np.ndarray, name: str, folder: Path, s
 def test_items(data_dir: str, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The official test images (uint8 [10000, 28, 28]) and labels, found and verified as fit.py does,
     without torch."""
-    from pixelsense.inputs import read_idx
-    from pixelsense.labels import load_labels
-    from pixelsense.sources import ensure_fashion_mnist
+    from pixelsense.infer.arrays import read_idx
+    from pixelsense.infer.labels import load_labels
+    from pixelsense.train.sources import ensure_fashion_mnist
 
     raw = ensure_fashion_mnist(data_dir, download)
     labels = np.asarray(load_labels(str(raw / "t10k-labels-idx1-ubyte")))

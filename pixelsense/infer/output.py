@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from pixelsense.inputs import Chunk
+from pixelsense.infer.chunk import Chunk
 
 QUOTED = ',"\r\n'  # a CSV field holding one of these is quoted (RFC 4180's minimal quoting)
 

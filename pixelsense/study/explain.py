@@ -18,11 +18,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from pixelsense.config import RECIPE_FIELDS, RECIPES
 from pixelsense.constants import ARCHS, CLASSES
-from pixelsense.evaluate import Predictor
 from pixelsense.files import atomic_files, check_writable
-from pixelsense.probes import (
+from pixelsense.study.evaluate import Predictor
+from pixelsense.study.probes import (
     OCCLUSION_PATCH,
     conv_filters,
     feature_maps,
@@ -31,8 +30,9 @@ from pixelsense.probes import (
     strongest_units,
     weight_sharing,
 )
-from pixelsense.report import mean_std
-from pixelsense.runs import train_run
+from pixelsense.study.runs import train_run
+from pixelsense.train.config import RECIPE_FIELDS, RECIPES
+from pixelsense.train.report import mean_std
 
 # name: (model, pixels permuted, the recipe whose augmentation replaces the model's own, or None)
 EXPERIMENTS: dict[str, tuple[str, bool, str | None]] = {
@@ -167,8 +167,8 @@ def _measure_shifts(models: dict[str, list], images: Tensor, labels: Tensor, thr
                     ) -> tuple[dict, dict]:  # fmt: skip
     """Shift curves of the loaded models (name → one per seed) through onnxruntime; also returns their
     predictors, in the same shape."""
-    from pixelsense.evaluate import session_predictor
-    from pixelsense.export import ort_session
+    from pixelsense.study.evaluate import session_predictor
+    from pixelsense.train.export import ort_session
 
     predictors = {
         name: [session_predictor(ort_session(model, images, threads)) for model in ms]
@@ -207,7 +207,7 @@ def analyse(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads
             ) -> tuple[dict, dict]:  # fmt: skip
     """Measure the trained runs on the test set (uint8 ``images``, ``labels``). Returns why.json's numbers
     (all but the conclusion and the command) and what the figures draw."""
-    from pixelsense.checkpoints import load_checkpoint
+    from pixelsense.train.checkpoints import load_checkpoint
 
     accuracy = {name: _stats([m["test_accuracy"] for m in ms]) for name, ms in runs.items()}
     log(f"measuring {', '.join(SHIFT_CURVES)} on the test set shifted by up to {PIXELS[-1]} pixels")
@@ -241,9 +241,9 @@ def analyse(runs: dict[str, list[dict]], images: Tensor, labels: Tensor, threads
 
 def write_why(why: dict, pictures: dict, out_dir: str | os.PathLike) -> Path:
     """Write FILES into ``out_dir``: all of them, or none."""
-    from pixelsense.plots import save_png
-    from pixelsense.why_figures import features_figure, saliency_figure, shift_figure
-    from pixelsense.why_report import LABELS, captions, markdown
+    from pixelsense.study.why_figures import features_figure, saliency_figure, shift_figure
+    from pixelsense.study.why_report import LABELS, captions, markdown
+    from pixelsense.train.plots import save_png
 
     texts = captions(why)
     curves = {LABELS[name]: curve for name, curve in pictures["shift"].items()}
@@ -268,8 +268,8 @@ def explain(seeds: int, out_dir: str | os.PathLike, data_dir: str = "data", down
             command: str = "python scripts/explain.py", log=print) -> dict:  # fmt: skip
     """Train what is missing, measure, and write FILES; returns why.json's content. With ``quick`` all of
     it, runs and files, goes to ``<out_dir>/quick/``: a quick report never replaces a real one."""
-    from pixelsense.data import official_test_set
-    from pixelsense.why_report import conclusion
+    from pixelsense.study.why_report import conclusion
+    from pixelsense.train.data import official_test_set
 
     images, labels = official_test_set(data_dir, download)  # missing data stops here, before any training
     files = quick_dir(out_dir) if quick else Path(out_dir)

@@ -10,6 +10,7 @@ import typing
 from pathlib import Path
 
 from pixelsense.constants import ARCHS, IMAGE_SIZE, NUM_CLASSES, SCHEDULES
+from pixelsense.train.hardware import device_kind
 
 # 200 times the recipes' networks (about 0.5M each) and 1.6 GB of weights, gradients and AdamW moments (16
 # bytes a parameter): above it, a width is a typo, and the network may not fit in memory at all.
@@ -20,7 +21,7 @@ MAX_ROUNDS = 1_000  # bench.py: a median of 5 is steady; far more is a run that 
 MAX_SEED = 2**32 - 1  # Lightning's seed_everything (numpy) takes 0 to this
 # Lightning precisions that train here: the data path hands the network float32 images, so a "-true" cast of
 # the weights to another dtype (64-true, 16-true, bf16-true) fails on its first batch; mixed precision
-# autocasts instead. "auto" is train.hardware's choice.
+# autocasts instead. "auto" is hardware.hardware's choice.
 PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed")
 CUDA_ONLY = ("16-mixed",)  # on a CPU, Lightning warns and trains in bf16-mixed instead
 # Each CNN stage halves the side with a 2×2 pooling: 28 → 14 → 7 → 3 → 1; a fifth has nothing left to pool.
@@ -72,7 +73,7 @@ def _is_int(value) -> bool:
 
 
 def parameter_count(arch: str, channels: tuple[int, ...], hidden: tuple[int, ...]) -> int:
-    """The parameters of pixelsense.nets' ANN or CNN (one conv per stage) of these widths, from the shapes:
+    """The parameters of nets.py's ANN or CNN (one conv per stage) of these widths, from the shapes:
     nothing is built, so widths of any size cost nothing to count."""
     features, count = IMAGE_SIZE * IMAGE_SIZE, 0
     if arch == "cnn":
@@ -167,13 +168,10 @@ def _precision_problems(precision: str, accelerator: str) -> list[str]:
     if precision not in PRECISIONS:
         return [f"--precision must be one of {', '.join(PRECISIONS)}: the network takes float32 images, so "
                 "it trains in float32 or in mixed precision"]  # fmt: skip
-    if precision in CUDA_ONLY:
-        from pixelsense.config import device_kind
-
-        if accelerator == "cpu" or (accelerator == "auto" and device_kind(accelerator) == "cpu"):
-            here = ", ".join(p for p in PRECISIONS if p not in CUDA_ONLY)
-            return [f"--precision {precision} needs a CUDA GPU (on a CPU, Lightning would train in "
-                    f"bf16-mixed instead); use one of {here}"]  # fmt: skip
+    if precision in CUDA_ONLY and accelerator in ("cpu", "auto") and device_kind(accelerator) == "cpu":
+        here = ", ".join(p for p in PRECISIONS if p not in CUDA_ONLY)
+        return [f"--precision {precision} needs a CUDA GPU (on a CPU, Lightning would train in "
+                f"bf16-mixed instead); use one of {here}"]  # fmt: skip
     return []
 
 
@@ -220,8 +218,6 @@ def _device_problems(accelerator: str, devices: str) -> list[str]:
         return []
     wanted = int(devices)
     if accelerator == "auto":
-        from pixelsense.config import device_kind
-
         accelerator = device_kind(accelerator)
     if accelerator == "cpu":
         have, what = os.cpu_count() or 1, "CPU core"

@@ -13,7 +13,7 @@ import numpy as np
 
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError
-from pixelsense.inputs import npy_header
+from pixelsense.infer.arrays import npy_header
 from pixelsense.paths import not_regular
 
 IDX_LABELS = b"\x00\x00\x08\x01"  # the magic number of an IDX file of uint8 labels

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelsense.constants import CLASSES
-from pixelsense.report import confused_pairs
+from pixelsense.train.report import confused_pairs
 
 TOP_PAIRS = 5  # confused pairs listed per model
 WEAK_CLASSES = 4  # the ANN's weakest classes named in the conclusion

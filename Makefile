@@ -33,6 +33,7 @@ test: data
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

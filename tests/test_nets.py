@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -46,11 +44,6 @@ def test_shapes_follow_the_arguments():
         if isinstance(m, torch.nn.MaxPool2d)
     ]
     assert len(pools) == 3
-
-
-def test_nets_do_not_import_lightning():
-    source = Path(nets.__file__).read_text()
-    assert "lightning" not in source
 
 
 def test_pixel_permutation_is_a_fixed_permutation_that_inverts():

@@ -3,6 +3,9 @@ process (``python scripts/bench.py {train,data,inference,predict}``; ``predict``
 
 Rounds alternate between the sides after a warm-up, so that noise from a shared machine hits both alike;
 a side's figure is its median round. Each benchmark ends with one ``name=R`` line.
+
+Needs ``pip install "pixelsense[train]"`` (``predict`` alone runs on the light install). May import ``study``,
+``train``, ``infer`` and the ground, never ``cli``.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def measure(data_dir: str, download: bool, rounds: int, model: str = "cnn") -> d
     """Median seconds per epoch of each data path (``model``'s recipe: batch size and augmentation), and
     of an ANN training epoch fed by the DataModule and by the faster torchvision loader."""
     cfg, data = _data(model, data_dir, download)
-    accelerator, precision = hardware(cfg)
+    accelerator, precision = hardware(cfg.accelerator, cfg.precision)
     device = torch.device("cpu" if accelerator == "cpu" else "cuda")
     size = len(data.train_set)
 

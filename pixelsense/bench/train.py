@@ -90,7 +90,7 @@ def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
         module, data = build(cfg)
         data.prepare_data()
         data.setup("fit")
-        accelerator, precision = hardware(cfg)
+        accelerator, precision = hardware(cfg.accelerator, cfg.precision)
         device = torch.device("cpu" if accelerator == "cpu" else "cuda")
         total = math.ceil(len(data.train_set) / cfg.batch_size) * cfg.epochs
         clock = Alternate(BareLoop(cfg, data.train_set, data.val_set, device, precision, total), device)

@@ -1,7 +1,11 @@
-"""Every command line of pixelsense, each a ``*_main(argv) -> exit code`` run under one handler
-(``errors.command``): a problem the user can fix is one line and exit 2, Ctrl-C or SIGTERM one line and exit
-130. ``scripts/*.py`` and the ``pixelsense-*`` console scripts call these. Importing this package imports
-no torch, so ``pixelsense-predict`` runs on the light install."""
+"""Every command line of pixelsense, and the only place that parses argv or prints for a user: each command is
+a ``*_main(argv) -> exit code`` run under one handler (``command.command``): a problem the user can fix is one
+line and exit 2, Ctrl-C or SIGTERM one line and exit 130. ``scripts/*.py`` and the ``pixelsense-*`` console
+scripts call these.
+
+May import every part of pixelsense. Importing this package imports no torch (each command imports what it
+needs when it runs), so ``pixelsense-predict`` runs on the light install and the training commands there say
+``pip install 'pixelsense[train]'``."""
 
 from pixelsense.cli.inference import evaluate_main, export_main, photos_main, predict_main
 from pixelsense.cli.training import bench_main, compare_main, explain_main, fit_main, get_data_main

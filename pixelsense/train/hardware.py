@@ -3,11 +3,6 @@ named. Imports torch only when it has to look."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pixelsense.train.config import FitConfig
-
 
 def device_kind(accelerator: str) -> str:
     """Which recipe a run on ``accelerator`` gets: "gpu" for a CUDA GPU, else "cpu"."""
@@ -18,14 +13,12 @@ def device_kind(accelerator: str) -> str:
     return "gpu" if accelerator in ("gpu", "cuda") else "cpu"
 
 
-def hardware(cfg: FitConfig) -> tuple[str, str]:
-    """(accelerator, precision) that ``auto`` means on this machine."""
+def hardware(accelerator: str, precision: str) -> tuple[str, str]:
+    """The (accelerator, precision) that a run's settings mean on this machine, where they say ``auto``."""
     import torch
 
-    accelerator = cfg.accelerator
     if accelerator == "auto":
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    precision = cfg.precision
     if precision == "auto":
         gpu = accelerator in ("gpu", "cuda") and torch.cuda.is_available()
         precision = "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"

@@ -69,7 +69,7 @@ def make_trainer(
     cfg: FitConfig, logger: TensorBoardLogger, extra: Sequence[Callback] = ()
 ) -> tuple[pl.Trainer, ModelCheckpoint]:
     """The Trainer for a run and its best-checkpoint callback (``extra``: more callbacks, as the bench's)."""
-    accelerator, precision = hardware(cfg)
+    accelerator, precision = hardware(cfg.accelerator, cfg.precision)
     if accelerator != "cpu":
         torch.set_float32_matmul_precision("high")  # TF32 for what runs in float32 on a GPU
     best = Checkpoint(

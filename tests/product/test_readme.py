@@ -18,7 +18,7 @@ from pixelsense.study.why_report import conclusion as conclusion_why
 from pixelsense.study.why_report import markdown as markdown_why
 from pixelsense.train.config import FitConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("ann", "cnn")
 # The targets of the default recipes on a 2-core CPU: (test accuracy at least, training seconds at most).
 TARGETS = {"ann": (0.890, 180), "cnn": (0.920, 900)}

@@ -13,7 +13,7 @@ from torchvision.datasets import FashionMNIST
 
 from pixelsense.train.sources import ensure_fashion_mnist
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["ann", "cnn"])

@@ -23,7 +23,7 @@ from pixelsense.infer.inputs import read_all
 from pixelsense.paths import expand
 from pixelsense.study.photosets import STYLES, encode, photo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "checkpoints" / "cnn.onnx"
 
 

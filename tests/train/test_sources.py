@@ -19,7 +19,7 @@ from pixelsense.train import sources
 from pixelsense.train.sources import DataError, ensure_fashion_mnist, raw_dir
 
 NAMES = list(sources.SHA256)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Root reads and writes through any permission bits: these cases run get_data.py as "nobody".
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
 

@@ -20,7 +20,7 @@ from conftest import fake_files
 from pixelsense.cli import fit_main
 from pixelsense.train.callbacks import Stopwatch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KILLED = -signal.SIGKILL
 
 

@@ -36,7 +36,7 @@ from pixelsense.paths import Failure, _glob, expand
 from pixelsense.train.export import export
 from pixelsense.train.module import Classifier
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RNG = np.random.default_rng(0)
 
 

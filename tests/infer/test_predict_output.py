@@ -15,7 +15,7 @@ from PIL import Image
 
 from pixelsense.cli import predict_main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "checkpoints" / "ann.onnx"  # a shipped export: nothing to train
 
 

@@ -24,7 +24,7 @@ from pixelsense.train.config import FitConfig
 from pixelsense.train.data import FashionMNISTDataModule
 from pixelsense.train.module import Classifier
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(tmp_path: Path, data: Path, *args: str) -> int:

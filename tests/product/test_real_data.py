@@ -16,7 +16,7 @@ from pixelsense.constants import CLASSES
 from pixelsense.train.data import FashionMNISTDataModule
 from pixelsense.train.sources import DataError, ensure_fashion_mnist
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

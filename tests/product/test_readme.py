@@ -1,6 +1,6 @@
 """The README's results are the reference runs' metrics (checkpoints/<model>.json), made with the
 current default recipes, and they meet the targets; the README's comparison is checkpoints/compare/, made by
-``python scripts/compare.py --seeds 3``. Regenerate the reference rows with ``python tests/test_readme.py``
+``python scripts/compare.py --seeds 3``. Regenerate the reference rows with ``python tests/product/test_readme.py``
 after a new reference run."""
 
 from __future__ import annotations

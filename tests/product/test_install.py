@@ -33,7 +33,11 @@ def test_the_base_install_predicts_without_torch(tmp_path):
     probe = "import importlib.util as u; print([m for m in ('torch', 'pytorch_lightning') if u.find_spec(m)])"
     has = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
     assert has.stdout.strip() == "[]"
-    jpeg = "from pixelsense import jpeg; print(jpeg.simplejpeg is not None)"  # JPEGs on the fast path
+    # Every module of the torch-free half and the command lines import there (torch is not even installed).
+    every = ("import pkgutil, pixelsense.cli, pixelsense.infer as infer; "
+             "[__import__(f'pixelsense.infer.{m.name}') for m in pkgutil.iter_modules(infer.__path__)]")  # fmt: skip
+    assert subprocess.run([python, "-c", every], capture_output=True, text=True, cwd=tmp_path).returncode == 0
+    jpeg = "from pixelsense.infer import jpeg; print(jpeg.simplejpeg is not None)"  # JPEGs on the fast path
     assert (
         subprocess.run([python, "-c", jpeg], capture_output=True, text=True, cwd=tmp_path).stdout == "True\n"
     )

@@ -108,7 +108,7 @@ def shared_dir():
 
 def get_data_unprivileged(data_dir: Path) -> tuple[int, str]:
     """get_data.py on ``data_dir`` as a user without write or read rights there; (exit code, stderr)."""
-    script = ("import json, sys; from pixelsense import cli, sources; sources.SYSTEM_DIRS = []; "
+    script = ("import json, sys; from pixelsense import cli; from pixelsense.train import sources; sources.SYSTEM_DIRS = []; "
               "sources.SHA256 = json.loads(sys.argv[1]); "
               "sys.exit(cli.get_data_main(['--data-dir', sys.argv[2], '--no-download']))")  # fmt: skip
     args = [*NOBODY, sys.executable, "-c", script, json.dumps(sources.SHA256), str(data_dir)]

@@ -9,7 +9,9 @@ import numpy as np
 
 @dataclass
 class Chunk:
-    sources: list[str]
+    """Consecutive images of the inputs, as the model takes them, and where each came from."""
+
+    sources: list[str]  # per image: its file, or "file:index" for a row of an IDX file or array
     images: np.ndarray  # uint8 [k, 28, 28]
     polarities: list[str]  # per image, photo.LIGHT_ON_DARK or photo.DARK_ON_LIGHT: how it was read
     probabilities: np.ndarray | None = None  # float [k, classes], where a decoding worker predicted them

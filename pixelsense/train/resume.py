@@ -24,6 +24,8 @@ class ResumeError(PixelsenseError):
 
 
 def resume_path(cfg: FitConfig) -> str | None:
+    """The ``last.ckpt`` that ``--resume`` continues, once it is checked to be this run's; None for a new run,
+    once its folder is checked to hold no other run. ResumeError (one line) otherwise."""
     if not cfg.resume:
         if getattr(rank_zero_only, "rank", 0) == 0:  # DDP's other ranks start once rank 0 has looked
             _no_run_there(cfg)

@@ -132,10 +132,17 @@ NEGATIVE = write("neg.npy", npy_declaring((-1, 28, 28), data=bytes(784)))  # -1 
 UNCLOSED = npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 28, 28) ", bytes(784))  # no "}"
 
 
-def bad(id: str, args: tuple[str, ...], exit: int, says: str, setup: Setup | None = None, changes=()) -> Bad:
+def bad(id: str, args: tuple[str, ...], exit: int, says: str, setup: Setup | None = None, changes=(),
+        then=None) -> Bad:  # fmt: skip
     """A predict row; ``--model {model}`` comes first, so a row's own ``--model`` wins."""
     args = ("--model", "{model}", *args)
-    return Bad(f"predict-{id}", "predict", args, exit, says, setup=setup, changes=changes)
+    return Bad(f"predict-{id}", "predict", args, exit, says, setup=setup, changes=changes, then=then)
+
+
+def nothing_written(tmp: Path, err: str) -> None:
+    """A ``then``: the refusal is stderr's one line, and no out.csv (nor a temporary one) was made."""
+    assert err.strip().count("\n") == 0 and err.strip().startswith("predict.py: error:"), err
+    assert not (tmp / "out.csv").exists() and not list(tmp.glob(".out.csv*"))
 
 
 ROWS: list[Bad] = [
@@ -143,7 +150,7 @@ ROWS: list[Bad] = [
     bad("missing-file-beside-a-good-one", (GOOD, "{tmp}/missing.png", *OUT), 1,
         r"missing\.png: does not exist", changes=("out.csv",)),
     bad("only-a-missing-file", ("{tmp}/missing.png", *OUT), 2, r"error: .*missing\.png: does not exist"),
-    bad("no-inputs", OUT, 2, r"error: no inputs"),
+    bad("no-inputs", OUT, 2, r"error: no inputs", then=nothing_written),
     bad("only-missing-and-empty", ("{tmp}/missing.png", "{tmp}/empty", "{tmp}/*.gif", *OUT), 2,
         r"error: none of the 3 inputs names a file", lambda t: (t / "empty").mkdir()),
     bad("empty-folder-beside-a-good-one", (GOOD, "{tmp}/empty", *OUT), 1, r"empty: holds or matches no",
@@ -151,7 +158,7 @@ ROWS: list[Bad] = [
     bad("glob-matching-nothing-beside-a-good-one", (GOOD, "{tmp}/*.jpg", *OUT), 1,
         r"\*\.jpg: holds or matches no", changes=("out.csv",)),
     bad("only-an-empty-folder", ("{tmp}/empty", *OUT), 2, r"error: .*empty: holds or matches no",
-        lambda t: (t / "empty").mkdir()),
+        lambda t: (t / "empty").mkdir(), then=nothing_written),
     bad("fifo-named-like-an-image", (GOOD, "{tmp}/x.png", *OUT), 1, r"x\.png: is not a regular file",
         lambda t: os.mkfifo(t / "x.png"), changes=("out.csv",)),
     bad("fifo-named-like-an-array", ("{tmp}/x.npy", *OUT), 2, r"x\.npy: is not a regular file",

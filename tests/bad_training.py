@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from badinput import Bad, full_disk, unmount
+from badinput import Bad, full_disk, one_line, unmount
 
 FIT = ("--data-dir", "{data}", "--no-download", "--accelerator", "cpu", "--logdir", "{tmp}/runs",
        "--model", "ann", "--hidden", "16")  # fmt: skip
@@ -74,6 +74,12 @@ def _unlock(tmp: Path) -> None:
         os.close(HELD.pop())
 
 
+def _nothing_went_in(tmp: Path, err: str) -> None:
+    """One line, and the held folder as the first run left it: nothing of the refused run's went in."""
+    one_line(tmp, err)
+    assert list((tmp / "ck").iterdir()) == []
+
+
 def _planned(epochs: int):
     """The checkpoint of a run started for ``epochs`` epochs (and stopped after its first)."""
 
@@ -94,11 +100,12 @@ ROWS: list[Bad] = [
         r"--checkpoint-dir \S*/ck is a file, not a folder; pick another --checkpoint-dir\.$", _file("ck")),
     Bad("fit-checkpoint-dir-under-a-file", "fit", (*FIT, "--fast-dev-run", "--checkpoint-dir", "{tmp}/f/ck"), 2,
         r"--checkpoint-dir \S*/f/ck cannot be made: \S*/f is a file, not a folder; pick another --checkpoint-dir\.$",
-        _file("f")),
+        _file("f"), then=one_line),
     Bad("fit-logdir-is-a-file", "fit", (*FIT, *INTO, "--fast-dev-run", "--logdir", "{tmp}/logs"), 2,
         r"--logdir \S*/logs is a file, not a folder; pick another --logdir\.$", _file("logs")),
     Bad("fit-two-runs-into-one-checkpoint-dir", "fit", (*FIT, *INTO, "--epochs", "1"), 2,
-        r"ck is in use by another run.*pick another --checkpoint-dir", _lock, teardown=_unlock),
+        r"ck is in use by another run.*pick another --checkpoint-dir", _lock, teardown=_unlock,
+        then=_nothing_went_in),
     Bad("fit-full-disk", "fit", (*FIT, "--epochs", "1", "--no-export", "--checkpoint-dir", "{tmp}/full/ck",
         "--hidden", "256"), 2, r"full/ck/.*\.ckpt: the disk is full; free some space", full_disk("full", "160k"),
         teardown=unmount("full")),
@@ -116,7 +123,7 @@ ROWS: list[Bad] = [
     Bad("fit-resume-another-model", "fit", (*FIT[:-4], "--model", "cnn", *INTO, "--epochs", "2", "--resume"),
         2, r"holds a 'ann' model, not 'cnn'; pass the matching --model", _last()),
     Bad("fit-resume-other-widths", "fit", (*FIT[:-1], "32", *INTO, "--epochs", "2", "--resume"), 2,
-        r"was trained with --hidden 16, not --hidden 32", _last()),
+        r"was trained with --hidden 16, not --hidden 32; resume with", _last()),
     Bad("fit-resume-already-finished", "fit", (*FIT, *INTO, "--epochs", "1", "--resume"), 2,
         r"has already trained 1 epochs; pass --epochs above 1", _finished),
     Bad("fit-resume-with-another-seed", "fit", (*FIT, *INTO, "--epochs", "2", "--seed", "5", "--resume"), 2,
@@ -140,7 +147,7 @@ ROWS: list[Bad] = [
     # compare.py and explain.py
     Bad("compare-only-one-model", "compare", ("--ann", "{ckpt}"), 2, r"give both --ann and --cnn"),
     Bad("compare-seeds-with-checkpoints", "compare", ("--ann", "{ckpt}", "--cnn", "{ckpt}", "--seeds", "2"), 2,
-        r"--seeds trains new runs; drop it"),
+        r"--seeds trains new runs; drop it when you pass --ann and --cnn"),
     Bad("compare-zero-seeds", "compare", ("--seeds", "0"), 2, r"--seeds and --threads must be at least 1"),
     Bad("compare-ann-given-as-cnn", "compare", ("--ann", "{ckpt}", "--cnn", "{ckpt}", "--data-dir", "{data}"),
         2, r"holds the ANN, but was given to --cnn"),
@@ -154,8 +161,8 @@ ROWS: list[Bad] = [
         r"why.*pick another --output-dir", _file("why")),
     # fit.py: precisions and strategies it cannot train with, folders and data files in the way
     *[Bad(f"fit-precision-{value}", "fit", (*FIT, *INTO, "--fast-dev-run", "--precision", value), 2,
-          r"--precision must be one of auto, 32-true, 32, bf16-mixed, 16-mixed: the network takes float32")
-      for value in ("64", "bf16-true", "16-true", "transformer-engine")],
+          r"--precision must be one of auto, 32-true, 32, bf16-mixed, 16-mixed: the network takes float32",
+          then=one_line) for value in ("64", "bf16-true", "16-true", "transformer-engine")],
     Bad("fit-precision-16-mixed-on-a-cpu", "fit", (*FIT, *INTO, "--fast-dev-run", "--precision", "16-mixed"), 2,
         r"--precision 16-mixed needs a CUDA GPU .*; use one of auto, 32-true, 32, bf16-mixed\.$"),
     Bad("fit-strategy-ddp-spawn", "fit", (*FIT, *INTO, "--fast-dev-run", "--strategy", "ddp_spawn", "--devices",

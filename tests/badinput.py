@@ -29,6 +29,7 @@ class Bad:
     teardown: Callable[[Path], None] | None = None  # undoes what setup did outside tmp (a mount, a lock)
     # Files under tmp the command may write (its outputs); everything else stays as it was.
     changes: tuple[str, ...] = ()
+    then: Callable[[Path, str], None] | None = None  # the row's own further check, of tmp and stderr
 
 
 def snapshot(*folders: Path) -> dict[Path, str]:
@@ -64,6 +65,13 @@ def check(row: Bad, code: int, err: str, before: dict[Path, str], after: dict[Pa
             assert after.get(path) == digest, f"{path} was changed or removed"
     leftovers = [p for p in after if p.name.endswith(".part")]
     assert not leftovers, f"partial files left: {leftovers}"
+    if row.then is not None:
+        row.then(tmp, err)
+
+
+def one_line(tmp: Path, err: str) -> None:
+    """A ``then``: stderr is the one line of the refusal, nothing beside it."""
+    assert err.strip().count("\n") == 0, err
 
 
 def full_disk(folder: str, size: str, options: str = ""):

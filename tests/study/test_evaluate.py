@@ -211,14 +211,3 @@ def test_a_run_folder_stopped_before_its_report_is_resumed_and_another_run_is_ke
     with pytest.raises(runs.RunError, match=r"ann-seed1 holds a run this one cannot reuse or go on with \(.*"
                        r"--lr 0\.5, not --lr 0\.002\); move that folder away"):  # fmt: skip
         runs.train_run("ann", 1, tmp_path, log=lambda _: None)
-
-
-@pytest.mark.parametrize(
-    "args, says",
-    [(["--ann", "a.ckpt"], "give both --ann and --cnn"), (["--seeds", "0"], "must be at least 1"),
-     (["--ann", "a.ckpt", "--cnn", "c.ckpt", "--seeds", "3"], "drop it when you pass")],
-)  # fmt: skip
-def test_compare_refuses_options_that_do_not_go_together(args, says, capsys):
-    with pytest.raises(SystemExit) as stop:
-        compare_main(args)
-    assert stop.value.code == 2 and says in capsys.readouterr().err

@@ -202,18 +202,6 @@ def test_resume_continues_from_last_across_a_new_logger_version(tmp_path, fake_d
     assert json.loads((tmp_path / "ck" / "metrics.json").read_text())["epochs"] == 2
 
 
-def test_resume_with_nothing_to_resume_says_so(tmp_path, fake_data, capsys):
-    assert run(tmp_path, fake_data, "--model", "cnn", "--resume") == 2
-    err = capsys.readouterr().err
-    assert "nothing to resume" in err and "last.ckpt does not exist" in err and "Traceback" not in err
-
-
-def test_resume_of_another_architecture_is_refused(tmp_path, fake_data, capsys):
-    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
-    assert run(tmp_path, fake_data, "--model", "cnn", "--resume") == 2
-    assert "holds a 'ann' model, not 'cnn'" in capsys.readouterr().err
-
-
 def test_bad_data_is_one_line_and_exit_2(tmp_path, fake_data, capsys):
     (fake_data / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"junk")
     assert run(tmp_path, fake_data, "--model", "ann", "--fast-dev-run") == 2
@@ -240,7 +228,6 @@ def test_help_lists_every_option():
     [
         (["--lr", "-1", "--epochs", "0"], "--epochs must be at least 1; --lr must be above 0."),
         (["--dropout", "1.5"], "--dropout must be in [0, 1)."),
-        (["--precision", "17-bogus"], "--precision must be one of auto, 32-true, 32, bf16-mixed, 16-mixed"),
         (["--devices", "abc"], "Lightning cannot run these settings"),
     ],
 )
@@ -256,28 +243,15 @@ def test_asking_for_a_missing_gpu_is_one_line(tmp_path, fake_data, capsys):
     assert "Lightning cannot run these settings" in capsys.readouterr().err
 
 
-def test_unwritable_checkpoint_dir_is_one_line(tmp_path, fake_data, capsys):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
-    code = run(
-        tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--checkpoint-dir", str(blocker / "ck")
-    )
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and err.count("\n") == 0 and "a-file" in err and "pick another --checkpoint-dir" in err
-
-
 def test_config_of_another_model_is_refused(tmp_path, fake_data, capsys):
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1") == 0
     assert fit_main(["--config", str(tmp_path / "ck" / "config.json"), "--model", "cnn"]) == 2
     assert "is a ann run; drop --model" in capsys.readouterr().err
 
 
-def test_resume_refuses_damaged_finished_or_reshaped_runs(tmp_path, fake_data, capsys):
+def test_resume_refuses_a_truncated_checkpoint(tmp_path, fake_data, capsys):
+    # A finished run, or one of other widths: the rows fit-resume-already-finished and fit-resume-other-widths.
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32") == 0
-    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "1", "--hidden", "32", "--resume") == 2
-    assert "has already trained 1 epochs; pass --epochs above 1" in capsys.readouterr().err
-    assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "64", "--resume") == 2
-    assert "was trained with --hidden 32, not --hidden 64; resume with" in capsys.readouterr().err
     last = tmp_path / "ck" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
     assert run(tmp_path, fake_data, "--model", "ann", "--epochs", "2", "--hidden", "32", "--resume") == 2

@@ -181,9 +181,11 @@ def _predict(
     rows = Rows(out, args.format, args.topk, classes)
     done, failed, start = 0, 0, time.perf_counter()
     predictions: list[tuple[str, int]] = []
-    # The bar, where someone watches (the total comes from the inputs' headers); failures print above it.
+    # The bar, where someone watches (the total comes from the inputs' headers); failures print above it. The
+    # first line, always: run in a process where another bar is open (a notebook's), it does not stack below.
+    bar = tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr, position=0)
     with (
-        tqdm(total=total, disable=total is None, desc="predict.py", unit="img", file=sys.stderr) as bar,
+        bar,
         ThreadPoolExecutor(runs, thread_name_prefix="onnxruntime") as runner,
     ):
         running: deque[tuple[Chunk, Future]] = deque()  # batches on their way, in order

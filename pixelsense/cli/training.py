@@ -36,12 +36,13 @@ def get_data_main(argv: list[str] | None = None) -> int:
 def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: the exit code (0 done, 2 a problem the user can fix, 130 stopped)."""
     from pixelsense.train.checks import folder_problems
-    from pixelsense.train.run import fit
 
     args = sys.argv[1:] if argv is None else argv
-    cfg = parse_config(args)
+    cfg = parse_config(args)  # before Lightning is imported: --help and a bad option answer at once
     if problems := folder_problems(cfg):  # refused now, not when the lock or the logger makes the folder
         raise PixelsenseError("; ".join(problems) + ".")
+    from pixelsense.train.run import fit
+
     if_stopped(lambda: _left_by_fit(cfg))
     fit(cfg, command=" ".join(["python scripts/fit.py", *args]))
     return 0

@@ -20,9 +20,9 @@ from torch import Tensor, nn
 
 from pixelsense.constants import ARCHS, CLASSES
 from pixelsense.files import atomic_files, check_writable
+from pixelsense.infer.looks import OCCLUSION_PATCH
 from pixelsense.study.evaluate import Predictor
 from pixelsense.study.probes import (
-    OCCLUSION_PATCH,
     conv_filters,
     feature_maps,
     occlusion_map,

@@ -10,23 +10,20 @@ import torch
 from torch import Tensor, nn
 
 from pixelsense.constants import IMAGE_SIZE
+from pixelsense.infer import looks
 from pixelsense.study.evaluate import Predictor
 from pixelsense.train.data import normalize
 from pixelsense.train.nets import CNN, PixelPermutation
 
-DIRECTIONS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
-OCCLUSION_PATCH = 4  # side of the black square slid over the image for occlusion sensitivity
-
 
 def shift(images: Tensor, dy: int, dx: int) -> Tensor:
-    """Images ``[..., H, W]`` moved ``dy`` pixels down and ``dx`` right; what comes in is black (0)."""
-    h, w = images.shape[-2:]
-    out = torch.zeros_like(images)
-    if abs(dy) < h and abs(dx) < w:
-        out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
-            ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-        ]
-    return out
+    """``looks.shift`` on a tensor of pictures."""
+    return torch.from_numpy(looks.shift(images.numpy(), dy, dx))
+
+
+def numpy_predict(predict: Predictor) -> looks.Predict:
+    """A torch predictor as ``looks`` takes one: numpy pictures in, numpy probabilities out."""
+    return lambda pictures: predict(torch.from_numpy(pictures)).numpy()
 
 
 def shift_accuracy(predict: Predictor, images: Tensor, labels: Tensor, pixels: Sequence[int]) -> list[float]:
@@ -37,24 +34,15 @@ def shift_accuracy(predict: Predictor, images: Tensor, labels: Tensor, pixels: S
         return (predict(x).argmax(1) == labels).double().mean().item()
 
     def at(k: int) -> float:
-        moved = [shift(images, dy * k, dx * k) for dy, dx in DIRECTIONS] if k else [images]
+        moved = [shift(images, dy * k, dx * k) for dy, dx in looks.DIRECTIONS] if k else [images]
         return sum(map(accuracy, moved)) / len(moved)
 
     return [at(k) for k in pixels]
 
 
-def occlusion_map(predict: Predictor, image: Tensor, label: int, patch: int = OCCLUSION_PATCH) -> Tensor:
-    """How much the probability of ``label`` drops when a black ``patch``×``patch`` square covers each pixel
-    (the mean over every square position that covers it): ``[28, 28]``, positive where the model looks."""
-    starts = range(IMAGE_SIZE - patch + 1)
-    corners = [(i, j) for i in starts for j in starts]
-    batch = image.expand(len(corners), IMAGE_SIZE, IMAGE_SIZE).clone()
-    covered = torch.zeros(len(corners), IMAGE_SIZE, IMAGE_SIZE)
-    for k, (i, j) in enumerate(corners):
-        batch[k, i : i + patch, j : j + patch] = 0
-        covered[k, i : i + patch, j : j + patch] = 1
-    drop = predict(image[None])[0, label] - predict(batch)[:, label]
-    return (drop[:, None, None] * covered).sum(0) / covered.sum(0)
+def occlusion_map(predict: Predictor, image: Tensor, label: int) -> Tensor:
+    """``looks.occlusion_map`` (the server's too) on a tensor picture, with a torch predictor."""
+    return torch.from_numpy(looks.occlusion_map(numpy_predict(predict), image.numpy(), label))
 
 
 def _first(net: nn.Module, kind: type[nn.Module]) -> nn.Module:

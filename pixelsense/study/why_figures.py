@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from pixelsense.study.probes import OCCLUSION_PATCH
+from pixelsense.infer.looks import OCCLUSION_PATCH
 
 CAPTION_FONT = 9  # points
 CAPTION_LINE = 0.2  # inches a caption line takes at that size

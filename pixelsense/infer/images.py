@@ -3,6 +3,7 @@ the data set's form by ``photo.to_dataset_form``; an image over MAX_PIXELS is re
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import struct
@@ -23,22 +24,33 @@ def read_images(paths: list[str], invert: str) -> list[Chunk | Failure]:
     """The images of ``paths``, in order: each run of readable ones as one Chunk, each unreadable one as a
     Failure with its reason (what a decoding worker returns for its share of a folder). The conversion runs
     on all of them at once."""
-    grays, reasons = [], {}
-    for path in paths:
+    return _convert([(path, path) for path in paths], invert)
+
+
+def read_uploads(uploads: list[tuple[str, bytes]], invert: str) -> list[Chunk | Failure]:
+    """``read_images`` for files held in memory, as (name, bytes): the same decoding and conversion, and
+    nothing written to disk."""
+    return _convert(uploads, invert)
+
+
+def _convert(sources: list[tuple[str, str | bytes]], invert: str) -> list[Chunk | Failure]:
+    grays, reasons = [], {}  # reasons by position: two uploads may share a name
+    for at, (name, source) in enumerate(sources):
         try:
-            grays.append(_decode(path, invert))
+            grays.append(_decode(source, invert, name))
         except Unreadable as bad:
-            reasons[path] = str(bad)
+            reasons[at] = str(bad)
     images, polarities = photo.to_dataset_form(grays, invert)
     out: list[Chunk | Failure] = []
     done = 0
-    for failed, run in itertools.groupby(paths, key=lambda path: path in reasons):
-        run = list(run)
+    for failed, group in itertools.groupby(range(len(sources)), key=lambda at: at in reasons):
+        run = list(group)
+        names = [sources[at][0] for at in run]
         if failed:
-            out += [Failure(path, reasons[path]) for path in run]
+            out += [Failure(name, reasons[at]) for name, at in zip(names, run, strict=True)]
         else:
-            out.append(Chunk(run, images[done : done + len(run)], polarities[done : done + len(run)]))
-            done += len(run)
+            out.append(Chunk(names, images[done : done + len(names)], polarities[done : done + len(names)]))
+            done += len(names)
     return out
 
 
@@ -49,11 +61,12 @@ def load_image(path: Path, invert: str = "auto") -> tuple[np.ndarray, str]:
     return images[0], polarities[0]
 
 
-def _decode(path: str | Path, invert: str) -> np.ndarray:
-    """The image as uint8 grayscale [height, width], no larger than the conversion needs (``photo.shrink``;
-    JPEGs decoded at that scale, by libjpeg-turbo where they are plain); an image over MAX_PIXELS is refused
-    from its header, before any pixel is decoded."""
-    if (gray := jpeg.decode(path, MAX_PIXELS)) is not None:
+def _decode(source: str | Path | bytes, invert: str, name: str = "") -> np.ndarray:
+    """The image (a path, or a file's bytes) as uint8 grayscale [height, width], no larger than the
+    conversion needs (``photo.shrink``; JPEGs decoded at that scale, by libjpeg-turbo where they are plain);
+    an image over MAX_PIXELS is refused from its header, before any pixel is decoded. ``name``: what a
+    file's bytes are called in Pillow's messages, as a path would be."""
+    if (gray := jpeg.decode(source, MAX_PIXELS)) is not None:
         return gray
     from PIL import Image, UnidentifiedImageError
 
@@ -61,7 +74,8 @@ def _decode(path: str | Path, invert: str) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow's own limit: refused too
-            with Image.open(path) as im:  # lazy: only the header is read here
+            opened = io.BytesIO(source) if isinstance(source, bytes) else source
+            with Image.open(opened) as im:  # lazy: only the header is read here
                 if im.width * im.height > MAX_PIXELS:
                     raise Unreadable(_too_large(f"{im.width}×{im.height} = {im.width * im.height:,}"))
                 im.seek(0)  # first frame of an animation
@@ -75,7 +89,10 @@ def _decode(path: str | Path, invert: str) -> np.ndarray:
         pixels = int(re.findall(r"\d+", str(err))[0])  # Pillow says "Image size (N pixels) exceeds ..."
         raise Unreadable(_too_large(f"{pixels:,}")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise Unreadable(f"cannot be read as an image ({str(err) or type(err).__name__})") from None
+        said = str(err) or type(err).__name__
+        if isinstance(source, bytes):  # named as a file's path would be, not "<_io.BytesIO object at …>"
+            said = said.replace(repr(opened), repr(name))
+        raise Unreadable(f"cannot be read as an image ({said})") from None
     except MemoryError:  # within MAX_PIXELS, but more than this machine has free now
         raise Unreadable("needs more memory to decode than is free; shrink it or free some memory") from None
     return gray

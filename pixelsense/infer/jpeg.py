@@ -25,15 +25,22 @@ READ = 1 << 16  # bytes read at once: a small photo in one system call
 MOST = 64 << 20  # the most read whole here, more than a camera's photo; Pillow reads a larger file in blocks
 
 
-def decode(path: str | Path, max_pixels: int) -> np.ndarray | None:
-    """The JPEG at ``path`` as uint8 grayscale [height, width] (``photo.shrink``-ed), or None where Pillow
-    must decode it: not named or not made as a JPEG, EXIF or XMP (an orientation may be there), another
-    colour space, over ``max_pixels`` (refused by the caller), over MOST bytes (Pillow reads it in blocks), or
-    anything libjpeg-turbo finds wrong, a lack of memory included."""
-    if simplejpeg is None or not str(path).lower().endswith(SUFFIXES):  # other formats: no file opened twice
+def decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray | None:
+    """The JPEG at ``source`` (a path, or a file's bytes) as uint8 grayscale [height, width]
+    (``photo.shrink``-ed), or None where Pillow must decode it: not named or not made as a JPEG, EXIF or XMP
+    (an orientation may be there), another colour space, over ``max_pixels`` (refused by the caller), over
+    MOST bytes (Pillow reads it in blocks), or anything libjpeg-turbo finds wrong, a lack of memory
+    included."""
+    if simplejpeg is None:
+        return None
+    if isinstance(source, bytes):  # in memory: what it is, is in its first bytes
+        data = source if source[:2] == bytes((0xFF, SOI)) and len(source) <= MOST else None
+    elif not str(source).lower().endswith(SUFFIXES):  # other formats: no file opened twice
         return None
     try:
-        if (data := _read(path)) is None:
+        if not isinstance(source, bytes):
+            data = _read(source)
+        if data is None:
             return None
         height, width, space, _ = simplejpeg.decode_jpeg_header(data)
         if space not in SPACES or width * height > max_pixels or _has_metadata(data):

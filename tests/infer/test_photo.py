@@ -18,9 +18,9 @@ from pixelsense.cli import predict_main
 from pixelsense.infer import decoding, engine, jpeg, predict
 from pixelsense.infer import photo as photo_module
 from pixelsense.infer.decoding import TASK, Decoder, cores
-from pixelsense.infer.images import MAX_PIXELS, load_image
+from pixelsense.infer.images import MAX_PIXELS, load_image, read_images, read_uploads
 from pixelsense.infer.inputs import read_all
-from pixelsense.paths import expand
+from pixelsense.paths import Failure, expand
 from pixelsense.study.photosets import STYLES, encode, photo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,3 +258,27 @@ def test_the_number_of_workers_does_not_change_the_rows(tmp_path, capsys, monkey
     assert (
         len(batches) == 2
     ) == workers_predict  # with workers predicting, the main process runs the arrays only
+
+
+@pytest.mark.parametrize("invert", ["auto", "on"])
+def test_files_held_in_memory_become_the_same_pictures_as_on_disk(tmp_path, invert):
+    """What the server does with an upload (never written to disk) is what predict.py does with the file,
+    JPEGs on libjpeg-turbo's path and Pillow's alike; two uploads of one name keep their own results."""
+    folder = mixed_folder(tmp_path / "photos")
+    (folder / "exif.jpg").write_bytes(encode(photo(garment(3), STYLES["product-jpeg"], np.random.default_rng(1)),
+                                             STYLES["product-jpeg"], np.random.default_rng(1)))  # fmt: skip
+    paths = sorted(str(p) for p in folder.iterdir())
+    on_disk = read_images(paths, invert)
+    in_memory = read_uploads([(Path(p).name, Path(p).read_bytes()) for p in paths], invert)
+    assert [type(item) for item in on_disk] == [type(item) for item in in_memory]
+    for disk, memory in zip(on_disk, in_memory, strict=True):
+        if isinstance(disk, Failure):
+            named = disk.reason.replace(disk.source, memory.source)  # Pillow names what it could not read
+            assert (Path(disk.source).name, named) == (memory.source, memory.reason)
+        else:
+            assert [Path(s).name for s in disk.sources] == memory.sources
+            assert np.array_equal(disk.images, memory.images) and disk.polarities == memory.polarities
+    good, bad = (folder / "product-jpeg-4.jpg").read_bytes(), b"not an image"
+    twins = read_uploads([("blob", good), ("blob", bad), ("blob", good)], invert)
+    assert [type(item).__name__ for item in twins] == ["Chunk", "Failure", "Chunk"]
+    assert np.array_equal(twins[0].images, twins[2].images)

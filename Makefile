@@ -12,7 +12,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e ".[train,dev]"
+	$(BIN)/pip install -e ".[train,serve,dev]"
 	touch $(STAMP)
 
 # Debian's package when we can install it (root, apt), else the verified download.

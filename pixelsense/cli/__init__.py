@@ -8,7 +8,8 @@ needs when it runs), so ``pixelsense-predict`` runs on the light install and the
 ``pip install 'pixelsense[train]'``."""
 
 from pixelsense.cli.inference import evaluate_main, export_main, photos_main, predict_main
+from pixelsense.cli.serve import serve_main
 from pixelsense.cli.training import bench_main, compare_main, explain_main, fit_main, get_data_main
 
 __all__ = ["bench_main", "compare_main", "evaluate_main", "explain_main", "export_main", "fit_main",
-           "get_data_main", "photos_main", "predict_main"]  # fmt: skip
+           "get_data_main", "photos_main", "predict_main", "serve_main"]  # fmt: skip

@@ -12,11 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from pixelsense.constants import IMAGE_SIZE
 from pixelsense.infer import jpeg, photo
 from pixelsense.infer.chunk import Chunk, Unreadable
 from pixelsense.paths import Failure
 
 PLAIN = ("JPEG", "PNG", "BMP", "GIF")  # formats that keep an orientation only in EXIF or XMP metadata
+THIN = (
+    f"is over {IMAGE_SIZE} times as long as wide: in {IMAGE_SIZE}×{IMAGE_SIZE} its narrow side would be "
+    "under a pixel; crop it to the garment"
+)
 MAX_PIXELS = 50_000_000  # the largest image decoded (width × height); a larger one is refused from its header
 
 
@@ -66,8 +71,19 @@ def _decode(source: str | Path | bytes, invert: str, name: str = "") -> np.ndarr
     conversion needs (``photo.shrink``; JPEGs decoded at that scale, by libjpeg-turbo where they are plain);
     an image over MAX_PIXELS is refused from its header, before any pixel is decoded. ``name``: what a
     file's bytes are called in Pillow's messages, as a path would be."""
-    if (gray := jpeg.decode(source, MAX_PIXELS)) is not None:
-        return gray
+    gray = jpeg.decode(source, MAX_PIXELS)
+    if gray is None:
+        gray = _pillow(source, invert, name)
+    if max(gray.shape) > IMAGE_SIZE * min(gray.shape):  # shrunk, but in the image's own proportions
+        raise Unreadable(
+            f"is over {IMAGE_SIZE} times as long as wide: in {IMAGE_SIZE}×{IMAGE_SIZE} its narrow "
+            "side would be under a pixel; crop it to the garment"
+        )
+    return gray
+
+
+def _pillow(source: str | Path | bytes, invert: str, name: str) -> np.ndarray:
+    """``_decode`` by Pillow: any format it reads, EXIF rotation, 16-bit and float scaled, alpha flattened."""
     from PIL import Image, UnidentifiedImageError
 
     background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo

@@ -5,6 +5,7 @@ is one line of JSON, ``{"error": "..."}``, with its 4xx status."""
 from __future__ import annotations
 
 import asyncio
+import time
 from functools import partial
 from importlib import resources
 from typing import Annotated, Literal
@@ -24,7 +25,8 @@ from pixelsense.serve.models import Served
 
 MAX_FILES = 32  # images in one predict request
 MAX_BODY = 32 << 20  # bytes in one request, files and form together
-BODY_SECONDS = 10  # the most a client may take to send a request's next part of its body
+BODY_SECONDS = 10  # a request's body may take this long, and more for a large one: BODY_RATE
+BODY_RATE = 32 << 10  # bytes a second a body must come at after BODY_SECONDS (a slow phone sends more)
 Polarity = Literal["auto", "on", "off"]
 
 
@@ -74,7 +76,7 @@ def create_app(models: list[Served], threads: int) -> FastAPI:
     """The application over ``models`` (opened and checked), running at most ``threads`` requests' work at
     once."""
     app = FastAPI(title="pixelsense", version=__version__, docs_url=None, redoc_url=None,  # no CDN's scripts
-                  max_body_size=MAX_BODY, form_limits={"max_files": MAX_FILES, "max_fields": 8})  # fmt: skip
+                  form_limits={"max_files": MAX_FILES, "max_fields": 8})  # fmt: skip
     limiter = anyio.CapacityLimiter(threads)
     cards = app.state.cards = [model.card for model in models]
     errors = {code: {"model": Error} for code in (408, 413, 422)}
@@ -127,7 +129,7 @@ def create_app(models: list[Served], threads: int) -> FastAPI:
         where = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
         return JSONResponse({"error": _sentence(f"{where}: {first['msg']}")}, 422)
 
-    app.add_middleware(_Patience, seconds=BODY_SECONDS)
+    app.add_middleware(_Limits, most=MAX_BODY, seconds=BODY_SECONDS, rate=BODY_RATE)
     return app
 
 
@@ -136,23 +138,39 @@ def _sentence(detail) -> str:
     return text if text.endswith(".") else text + "."
 
 
-class _Patience:
-    """A client that stops sending its request body (a byte a second, or nothing) is answered 408 once
-    ``seconds`` pass without a part of it; it holds no worker thread meanwhile."""
+class _Limits:
+    """The request body's limits, answered in JSON: a body declared over ``most`` bytes is refused before any
+    of it is read, one that turns out larger when it is read (413); one that comes slower than ``rate`` bytes
+    a second after its first ``seconds`` (a byte a second, or nothing) is answered 408, holding no worker
+    thread meanwhile."""
 
-    def __init__(self, app, seconds: float) -> None:
-        self.app, self.seconds = app, seconds
+    def __init__(self, app, most: int, seconds: float, rate: int) -> None:
+        self.app, self.most, self.seconds, self.rate = app, most, seconds, rate
+
+    def _over(self, size: int) -> str:
+        return _sentence(
+            f"the request is {size:,} bytes or more, over the {self.most:,} allowed; send fewer files"
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.most:  # refused before a byte of it is read
+            return await JSONResponse({"error": self._over(int(declared))}, 413)(scope, receive, send)
+        start, received = time.monotonic(), 0
 
         async def patient():
+            nonlocal received
+            allowed = start + self.seconds + received / self.rate - time.monotonic()
             try:
-                return await asyncio.wait_for(receive(), self.seconds)
+                message = await asyncio.wait_for(receive(), max(allowed, 0.001))
             except TimeoutError:
-                raise HTTPException(
-                    408, f"the request's body stopped arriving for {self.seconds} s"
-                ) from None
+                slow = f"the request came too slowly (under {self.rate:,} bytes/s after {self.seconds} s)"
+                raise HTTPException(408, slow + "; send it again") from None
+            received += len(message.get("body", b""))
+            if received > self.most:  # a body sent without its length, or longer than it said
+                raise HTTPException(413, self._over(received))
+            return message
 
         return await self.app(scope, patient, send)

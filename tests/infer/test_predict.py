@@ -489,18 +489,18 @@ def test_what_cannot_be_read_is_said_so(model_path):
     assert labelled.stderr == said
 
 
-def test_a_thin_image_is_not_padded_at_full_size(tmp_path):
-    """A 1×60000 PNG is 196 bytes; padded to a square before resizing it would take 3.6 GB."""
+def test_a_thin_image_is_refused_without_being_padded_at_full_size(tmp_path):
+    """A 1×60000 PNG is 196 bytes; padded to a square before resizing it would take 3.6 GB. In 28×28 its
+    narrow side would be under a pixel, so it is refused, having cost no more memory than its pixels."""
     Image.new("L", (1, 60000), 255).save(tmp_path / "thin.png")
     if not Path("/proc/self/status").exists():
         pytest.skip("reads the peak memory from /proc/self/status (Linux)")
     # VmHWM: this process's peak resident memory (ru_maxrss would include pytest's, from before the exec).
-    code = ("import re, sys; from pixelsense.infer.images import load_image; a = load_image(sys.argv[1])[0]; "
-            "peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]; "
-            "print(*a.shape, peak)")  # fmt: skip
+    code = ("import re, sys; from pixelsense.infer.images import read_images; print(read_images(sys.argv[1:], 'auto')[0].reason); "
+            "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1])")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, tmp_path / "thin.png"], capture_output=True, text=True)
-    height, width, peak_kb = map(int, done.stdout.split())
-    assert (height, width) == (28, 28) and peak_kb < 300_000, done.stdout
+    reason, peak_kb = done.stdout.splitlines()
+    assert reason.startswith("is over 28 times as long as wide") and int(peak_kb) < 300_000, done.stdout
 
 
 def test_the_loop_safe_glob_matches_glob(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from PIL import Image
+from serving import running
 
 from pixelsense.cli import predict_main
 from pixelsense.infer import looks
@@ -23,6 +24,7 @@ from pixelsense.study.photosets import STYLES, encode, photo
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "data" / "FashionMNIST" / "raw"
 MODELS = ("ann", "cnn")
+server = pytest.fixture(scope="module")(running)
 
 
 def test_health_models_and_a_page_with_nothing_from_another_host(server):

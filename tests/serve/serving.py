@@ -1,4 +1,4 @@
-"""A real pixelsense-serve process on a free loopback port, shared by the serve tests, and a client for it."""
+"""A real pixelsense-serve process on a free loopback port, with a client, for the serve tests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,13 +31,13 @@ class Server:
         return self.process.returncode, err
 
 
-@pytest.fixture(scope="package")
-def server():
+def running():
+    """A server for a test module; when the module is done, Ctrl-C stops it: exit 130, no traceback."""
     import httpx
 
-    running = Server()
-    with httpx.Client(base_url=running.url, timeout=60) as client:
-        running.client = client
-        yield running
-    code, err = running.stop()
-    assert code == 130 and "Traceback" not in err, err  # every test's requests, bad ones included
+    server = Server()
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        server.client = client
+        yield server
+    code, err = server.stop()
+    assert code == 130 and "Traceback" not in err, err  # after every request of the module, bad ones too

@@ -7,9 +7,10 @@ May import every part of pixelsense. Importing this package imports no torch (ea
 needs when it runs), so ``pixelsense-predict`` runs on the light install and the training commands there say
 ``pip install 'pixelsense[train]'``."""
 
+from pixelsense.cli.bench import bench_main
 from pixelsense.cli.inference import evaluate_main, export_main, photos_main, predict_main
 from pixelsense.cli.serve import serve_main
-from pixelsense.cli.training import bench_main, compare_main, explain_main, fit_main, get_data_main
+from pixelsense.cli.training import compare_main, explain_main, fit_main, get_data_main
 
 __all__ = ["bench_main", "compare_main", "evaluate_main", "explain_main", "export_main", "fit_main",
            "get_data_main", "photos_main", "predict_main", "serve_main"]  # fmt: skip

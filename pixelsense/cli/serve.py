@@ -25,39 +25,48 @@ def serve_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=SHIPPED, help="ONNX models (default: the two shipped)")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="default: 8000; 0 picks a free one")
-    parser.add_argument("--threads", type=positive_int, default=cores(),
-                        help=f"requests worked on at once; more queue (default: {cores()})")  # fmt: skip
+    parser.add_argument("--workers", type=positive_int, default=cores(),
+                        help=f"server processes, a core's Python each (default: {cores()})")  # fmt: skip
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="requests a process works on at once; more queue (default: 1)")  # fmt: skip
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         raise PixelsenseError(f"--port must be between 0 and 65535, not {args.port}.")
-    if args.threads > cores():
-        raise PixelsenseError(f"--threads must be at most {cores()}, the cores of this machine.")
+    for option, value in (("--workers", args.workers), ("--threads", args.threads)):
+        if value > cores():  # every one would be started, to share the same cores
+            raise PixelsenseError(f"{option} must be at most {cores()}, the cores of this machine.")
     try:
-        import uvicorn
-
-        from pixelsense.serve.app import create_app
         from pixelsense.serve.models import open_models
+        from pixelsense.serve.run import serve, start_workers, stop_workers, watch
     except ModuleNotFoundError as err:
         raise PixelsenseError(f"{err.name} is not installed: pip install 'pixelsense[serve]'.") from None
-    app = create_app(open_models(args.models), args.threads)  # every model checked before the port is taken
-    listening = _listen(args.host, args.port)
-    host, port = listening.getsockname()[:2]
-    print(f"serve.py: {', '.join(m['name'] for m in app.state.cards)} on http://{host}:{port}/ "
-          f"(API under /api/v1/, schema at /openapi.json); Ctrl-C stops", flush=True)  # fmt: skip
+    models = open_models(args.models)  # every model checked before the port is taken
+    sock = _listen(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    workers = []
+    if args.workers > 1:  # the port is known and free: the workers share it, and this process watches them
+        sock.close()
+        workers = start_workers(args.models, host, port, args.workers, args.threads)
+    names = ", ".join(model.name for model in models)
+    print(f"serve.py: {names} on http://{host}:{port}/ (API under /api/v1/, schema at /openapi.json), "
+          f"{args.workers} process(es); Ctrl-C stops", flush=True)  # fmt: skip
     if_stopped("the requests in flight were answered")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
-    server.run(sockets=[listening])
+    if not workers:
+        serve(models, sock, args.threads)
+        return 0
+    try:
+        watch(workers)
+    finally:
+        stop_workers(workers)
     return 0
 
 
 def _listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound now: a port in use or an address not of this machine is one line."""
+    from pixelsense.serve.run import listening
+
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listening = socket.socket(family, socket.SOCK_STREAM)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
-        listening.listen(128)
+        return listening(host, port)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             raise PixelsenseError(
@@ -66,4 +75,3 @@ def _listen(host: str, port: int) -> socket.socket:
         raise PixelsenseError(
             f"cannot listen on {host}:{port} ({err.strerror or err}); pass another --host or --port."
         ) from None
-    return listening

@@ -1,4 +1,4 @@
-"""The commands that get data, train and measure: get_data, fit, compare, explain and bench."""
+"""The commands that get data and train: get_data, fit, compare and explain."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 from pixelsense.cli.command import command
 from pixelsense.cli.fit_options import parse_config
-from pixelsense.cli.options import Parser, data_options, measuring_options, positive_int
+from pixelsense.cli.options import Parser, measuring_options
 from pixelsense.errors import PixelsenseError
-from pixelsense.infer.decoding import cores
 from pixelsense.signals import if_stopped
 from pixelsense.train.config import FitConfig
 
@@ -123,83 +122,3 @@ def explain_main(argv: list[str] | None = None) -> int:
     print("\n".join(why["conclusion"]))
     print(f"wrote {', '.join(FILES)} to {why['output_dir']}")
     return 0
-
-
-@command("bench.py")
-def bench_main(argv: list[str] | None = None) -> int:
-    """``python scripts/bench.py {train,data,inference,predict}``: pixelsense against its reference."""
-    parser = Parser(description="Measure pixelsense against what a user would otherwise run, both sides "
-                    "alternating in one process; the last line is name=ratio.")  # fmt: skip
-    benches = parser.add_subparsers(dest="bench", required=True, metavar="{train,data,inference,predict}")
-    train = benches.add_parser("train", help="fit.py's training epoch against a bare PyTorch loop")
-    train.add_argument("--models", nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
-    data = benches.add_parser("data", help="the DataModule against torchvision's Dataset and DataLoader")
-    data.add_argument("--model", choices=("ann", "cnn"), default="cnn",
-                      help="whose recipe (batch, augmentation) the batches take (default: cnn)")  # fmt: skip
-    for sub in (train, data):
-        sub.add_argument("--rounds", type=positive_int, default=5, help="measured epochs a side (default: 5)")
-        data_options(sub)
-    inference = benches.add_parser("inference", help="onnxruntime against eager torch, same network")
-    inference.add_argument("--ckpt", help="a pixelsense checkpoint (default: the CNN recipe, random weights)")
-    inference.add_argument("--threads", type=positive_int, default=cores(),
-                           help="threads for both engines (default: all cores)")  # fmt: skip
-    inference.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds per batch size")
-    predict = benches.add_parser("predict", help="predict.py against a naive loop and onnxruntime")
-    predict.add_argument("--models", nargs="+", default=["checkpoints/ann.onnx", "checkpoints/cnn.onnx"],
-                         help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
-    predict.add_argument("--photos", type=positive_int, default=2000, help="JPEG photos (default: 2000)")
-    predict.add_argument("--arrays", type=positive_int, default=100_000,
-                         help="images in the .npy and IDX files (default: 100,000)")  # fmt: skip
-    predict.add_argument("--workers", type=positive_int, default=cores(),
-                         help=f"predict.py --workers (default: the {cores()} cores)")  # fmt: skip
-    predict.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default: 3)")
-    data_options(predict)
-    args = parser.parse_args(argv)
-
-    from pixelsense.train.checks import MAX_ROUNDS
-
-    if args.rounds > MAX_ROUNDS:
-        raise PixelsenseError(f"--rounds must be at most {MAX_ROUNDS:,}; the median of a few is steady.")
-    for option in ("threads", "workers"):  # all would start, and the bench would measure their contention
-        if getattr(args, option, 1) > cores():
-            raise PixelsenseError(f"--{option} must be at most {cores()}, the cores of this machine.")
-    if_stopped("nothing was written")
-    print("\n".join(_run_bench(args)))
-    return 0
-
-
-def _run_bench(args: argparse.Namespace) -> list[str]:
-    """The bench's report: what was measured where, its table, and the name=ratio line."""
-    if args.bench == "train":
-        from pixelsense.bench import train
-
-        results = [train.measure(m, args.rounds, args.data_dir, args.download) for m in args.models]
-        first = results[0]
-        worst = max(r["ratio"] for r in results)
-        return [f"one training epoch (train + validation), median of {args.rounds} alternating rounds after "
-                f"1 warm-up, on {first['device']}, precision {first['precision']}", train.table(results),
-                "where an epoch's time goes (median of each phase; fit.py's epoch end: checkpoints, logging)",
-                train.phase_table(results), f"lightning_overhead={worst:.2f}"]  # fmt: skip
-    if args.bench == "data":
-        from pixelsense.bench import data
-
-        result = data.measure(args.data_dir, args.download, args.rounds, args.model)
-        return [f"{result['images']:,} training images, {args.model} recipe (batch {result['batch_size']}), "
-                f"median of {args.rounds} alternating rounds after 1 warm-up, on {result['device']}",
-                data.table(result), f"data_path_speedup={result['speedup']:.1f}"]  # fmt: skip
-    if args.bench == "predict":
-        from pixelsense.bench import predict
-
-        sizes = (args.photos, args.arrays, args.rounds, args.workers)
-        rows = predict.measure(args.models, args.data_dir, args.download, *sizes)
-        folder = min(1 / r["ratio"] for r in rows if r["reference"] == "naive")
-        engine = max(r["ratio"] for r in rows if r["reference"] == "onnxruntime")
-        return [f"median of {args.rounds} alternating rounds after 1 warm-up, {cores()} cores; ratio = "
-                "predict.py time / reference time", predict.table(rows),
-                f"folder_vs_naive_decode={folder:.2f}", f"predict_vs_engine={engine:.2f}"]  # fmt: skip
-    from pixelsense.bench import inference
-
-    results = inference.compare(args.ckpt, args.threads, args.rounds)
-    network = args.ckpt or "CNN of the default recipe"
-    return [f"{network}, {args.threads} threads, median of {args.rounds} alternating rounds",
-            inference.table(results), f"ort_vs_torch_speedup={results[-1]['speedup']:.2f}"]  # fmt: skip

@@ -81,9 +81,11 @@ def create_app(models: list[Served], threads: int) -> FastAPI:
     cards = app.state.cards = [model.card for model in models]
     errors = {code: {"model": Error} for code in (408, 413, 422)}
 
-    async def work(call, *args):
+    async def work(call, *args) -> JSONResponse:
+        """``call`` on a worker thread. Its answer is sent as it is: the routes' models describe it in the
+        schema, but checking a 28×28 picture's 784 numbers each time would cost more than predicting it."""
         try:
-            return await anyio.to_thread.run_sync(partial(call, models, *args), limiter=limiter)
+            return JSONResponse(await anyio.to_thread.run_sync(partial(call, models, *args), limiter=limiter))
         except Unusable as err:
             raise HTTPException(422, str(err)) from None
 
@@ -95,20 +97,20 @@ def create_app(models: list[Served], threads: int) -> FastAPI:
     async def model_cards() -> list[Card]:
         return cards
 
-    @app.post("/api/v1/predict", responses=errors, response_model_exclude_none=True)
+    @app.post("/api/v1/predict", responses=errors, response_model=dict[str, list[Result]])
     async def predict(
         files: Annotated[list[UploadFile], File(description=f"1 to {MAX_FILES} images")],
         invert: Annotated[Polarity, Form()] = "auto",
         topk: Annotated[int, Form(ge=1, le=NUM_CLASSES)] = 3,
-    ) -> dict[str, list[Result]]:
+    ) -> JSONResponse:
         """Every model's top ``topk`` classes for each image, and the picture it saw (predict.py's rows)."""
         uploads = [
             (upload.filename or f"file {at + 1}", await upload.read()) for at, upload in enumerate(files)
         ]
         return await work(predict_uploads, uploads, invert, topk)
 
-    @app.post("/api/v1/explain", responses=errors)
-    async def explain(file: UploadFile, invert: Annotated[Polarity, Form()] = "auto") -> Explained:
+    @app.post("/api/v1/explain", responses=errors, response_model=Explained)
+    async def explain(file: UploadFile, invert: Annotated[Polarity, Form()] = "auto") -> JSONResponse:
         """For one image: where each model looks, and its answer with the picture shifted up to 4 pixels."""
         return await work(explain_upload, (file.filename or "file", await file.read()), invert)
 

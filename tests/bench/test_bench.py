@@ -111,3 +111,24 @@ def test_bare_loop_learns(fake_data):
     bare = BareLoop(cfg, data.train_set, data.val_set, torch.device("cpu"), "32-true", steps)
     accuracies = [bare.epoch() for _ in range(3)]  # the fake images are learnable from their brightness
     assert accuracies[-1] > 0.5  # chance: 0.1
+
+
+def test_serve_bench_drives_both_servers_at_each_concurrency(fake_data, capsys):
+    assert (
+        bench_main(
+            ["serve", "--requests", "64", "--rounds", "1", "--data-dir", str(fake_data), "--no-download"]
+        )
+        == 0
+    )
+    out = lines(capsys)
+    rows = [line.split() for line in out if line.startswith(("pixelsense ", "naive "))]
+    assert [(row[0], int(row[1])) for row in rows] == [
+        (side, level) for level in (1, 8, 32) for side in ("pixelsense", "naive")
+    ]
+    assert all(float(row[2]) > 0 and row[-1] == "0" for row in rows)  # req/s, and no errors
+    top = {row[0]: float(row[2]) for row in rows if row[1] == "32"}
+    assert re.fullmatch(r"serve_vs_naive=\d+\.\d\d", out[-1])
+    assert float(out[-1].split("=")[1]) == pytest.approx(top["pixelsense"] / top["naive"], abs=0.01)
+    assert re.match(
+        r"pixelsense-serve memory, all processes: \d+ MB once warm, \d+ MB after 192 requests", out[-2]
+    )

@@ -31,11 +31,11 @@ class Server:
         return self.process.returncode, err
 
 
-def running():
+def running(*args: str):
     """A server for a test module; when the module is done, Ctrl-C stops it: exit 130, no traceback."""
     import httpx
 
-    server = Server()
+    server = Server(*args)
     with httpx.Client(base_url=server.url, timeout=60) as client:
         server.client = client
         yield server

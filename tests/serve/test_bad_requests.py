@@ -19,7 +19,10 @@ from serving import running
 
 from pixelsense.serve.app import MAX_BODY, MAX_FILES
 
-server = pytest.fixture(scope="module")(running)
+
+@pytest.fixture(scope="module")
+def server():
+    yield from running("--workers", "1")  # one process here; test_api.py's server has one a core
 
 
 def png(pixels: np.ndarray) -> bytes:

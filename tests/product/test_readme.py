@@ -168,6 +168,15 @@ def test_gpu_recipe_accuracy_in_the_readme_is_its_saved_card(model):
     )
 
 
+def test_readme_serve_table_is_the_saved_bench_output():
+    saved = (ROOT / "checkpoints" / "serve" / "bench_serve.txt").read_text().strip().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    assert saved[-1].startswith("serve_vs_naive=") and all(line in readme for line in saved)
+    ratio = float(saved[-1].split("=")[1])
+    assert f"pixelsense answers {ratio:.2f} times as many requests" in readme.replace("\n", " ")
+    assert "python scripts/bench.py serve" in readme
+
+
 def photos() -> dict:
     return json.loads((ROOT / "checkpoints" / "photos" / "photos.json").read_text())
 

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as AnyHTTPException
+from starlette.formparsers import MultiPartParser
 
 from pixelsense import __version__
 from pixelsense.constants import NUM_CLASSES
@@ -77,6 +78,8 @@ def create_app(models: list[Served], threads: int) -> FastAPI:
     once."""
     app = FastAPI(title="pixelsense", version=__version__, docs_url=None, redoc_url=None,  # no CDN's scripts
                   form_limits={"max_files": MAX_FILES, "max_fields": 8})  # fmt: skip
+    # Starlette spools an upload over 1 MB to a temporary file; here none is ever written to disk.
+    MultiPartParser.spool_max_size = MAX_BODY
     limiter = anyio.CapacityLimiter(threads)
     cards = app.state.cards = [model.card for model in models]
     errors = {code: {"model": Error} for code in (408, 413, 422)}

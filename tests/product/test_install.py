@@ -3,8 +3,12 @@ onnxruntime, tqdm; no torch), small, with console scripts that work: the shipped
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import signal
 import subprocess
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -54,3 +58,33 @@ def test_the_base_install_predicts_without_torch(tmp_path):
     fit = subprocess.run([env / "bin" / "pixelsense-fit", "--model", "ann"], capture_output=True, text=True)
     assert fit.returncode == 2 and "pip install 'pixelsense[train]'" in fit.stderr
     assert "Traceback" not in fit.stderr
+    # Without the web stack, pixelsense-serve says what to install; with it (`.[serve]`), still no torch, it
+    # serves the API and the page.
+    serve = [
+        env / "bin" / "pixelsense-serve",
+        "--port",
+        "0",
+        "--workers",
+        "1",
+        "--models",
+        ROOT / "checkpoints" / "cnn.onnx",
+    ]
+    refused = subprocess.run(serve, capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode == 2 and "pip install 'pixelsense[serve]'" in refused.stderr
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", f"{source}[serve]"], check=True, capture_output=True
+    )
+    assert (
+        subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+        == "[]"
+    )
+    server = subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", server.stdout.readline()).group(0)
+        with urllib.request.urlopen(url + "api/v1/health", timeout=30) as health:
+            assert json.loads(health.read()) == {"status": "ok"}
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert b"pixelsense" in page.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(60) == 130

@@ -79,3 +79,16 @@ def test_a_text_file_shows_the_apis_error_and_the_page_still_works(server, page,
     # The photo shown is a blob: URL of the page's own origin.
     local = [url.removeprefix("blob:").startswith(server.url) for url in page.requested]
     assert page.requested and all(local), page.requested  # nothing from another host
+
+
+def test_the_page_fits_a_phone_and_a_laptop_screen(page):
+    """No sideways scrolling at a phone's width; the whole answer on one laptop screen (1280 × 800)."""
+    page.locator("#examples button").last.click()
+    page.wait_for_selector('.model[data-model="cnn"] .now[data-class]')
+    laptop = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert laptop[0] <= 1280 and laptop[1] <= 800, laptop
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})

@@ -90,6 +90,21 @@ def _planned(epochs: int):
     return change
 
 
+def _with_a_copy_of_its_best(tmp: Path) -> None:
+    """A stopped run whose folder holds its best checkpoint and a user's copy of it, named as a file
+    manager names a copy."""
+    _last()(tmp)
+    best = next(tmp.glob("best-*.ckpt"))
+    shutil.copy(best, tmp / "ck" / best.name)
+    shutil.copy(best, tmp / "ck" / f"{best.stem}-mycopy.ckpt")
+
+
+def _copy_kept(tmp: Path, err: str) -> None:
+    """The user's copy is there, unchanged (the snapshot checks its bytes), beside the run's new files."""
+    assert len(list((tmp / "ck").glob("*-mycopy.ckpt"))) == 1
+    assert (tmp / "ck" / "metrics.json").is_file()
+
+
 def _without(key: str):
     return lambda state: {k: v for k, v in state.items() if k != key}
 
@@ -110,6 +125,9 @@ ROWS: list[Bad] = [
         "--hidden", "256"), 2, r"full/ck/.*\.ckpt: the disk is full; free some space", full_disk("full", "160k"),
         teardown=unmount("full")),
     # fit.py: --resume
+    Bad("fit-resume-keeps-a-users-copy-of-the-best", "fit", (*FIT, *INTO, "--epochs", "2", "--resume",
+        "--no-export"), 0, "", _with_a_copy_of_its_best, changes=("ck/last.ckpt", "ck/best-epoch??-acc?.????.ckpt"),
+        then=_copy_kept),
     Bad("fit-resume-nothing", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,
         r"nothing to resume: .*last.ckpt does not exist"),
     Bad("fit-resume-damaged", "fit", (*FIT, *INTO, "--epochs", "2", "--resume"), 2,

@@ -3,8 +3,8 @@ checkpoint_io.py)."""
 
 from __future__ import annotations
 
-import glob
 import os
+import re
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -83,21 +83,44 @@ class Checkpoint(ModelCheckpoint):
         super().load_state_dict(state_dict)
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        """Resuming: a best checkpoint that this state does not know was written by an epoch that a kill cut
-        short before its ``last.ckpt`` (or its old best was not yet removed). That epoch is trained again, so
-        the file is removed rather than left as a second "best" beside the new one (or under ``-v1``)."""
+        """Resuming: a best checkpoint that this state does not know was written by the epoch that a kill cut
+        short before its ``last.ckpt``. That epoch is trained again, so the file is removed rather than left
+        as a second "best" beside the new one (or under ``-v1``); but only a file this run provably wrote:
+        the exact name this callback gives that epoch, holding the configuration of the run resumed. Anything
+        else in the folder (a user's copy of a best, another run's) is left as it is."""
         resumed = trainer.ckpt_path is not None and trainer.is_global_zero
-        if not resumed or self.monitor is None or not self.dirpath:
+        if not resumed or self.monitor is None or not self.dirpath or not self.filename:
             return
         if self.best_model_path and not os.path.exists(self.best_model_path):
             return  # killed after the old best was removed: the unknown one is the best there is, kept
+        run = next((c.resumed for c in trainer.callbacks if isinstance(c, RunConfig)), None)
         known = {Path(p).name for p in (*self.best_k_models, self.best_model_path) if p}
-        prefix = glob.escape(self.filename.split("{")[0]) if self.filename else ""
-        if not prefix:  # names that say nothing of whose they are (Lightning's default): nothing is removed
-            return
-        for path in Path(self.dirpath).glob(f"{prefix}*{self.FILE_EXTENSION}"):
-            if path.name not in known and path.name != f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}":
+        named = self._name_of_epoch(trainer.current_epoch)
+        for path in Path(self.dirpath).iterdir():
+            if path.name not in known and named.fullmatch(path.name) and _written_by(path, run):
                 path.unlink(missing_ok=True)
+
+    def _name_of_epoch(self, epoch: int) -> re.Pattern:
+        """The names this callback gives a checkpoint of ``epoch``, whatever its metrics: its ``filename``
+        with the epoch filled in and every other field a number."""
+        parts = re.split(r"(\{[^}]*\})", self.filename)
+        pattern = "".join(
+            re.escape(format(epoch, part[1:-1].partition(":")[2])) if part[1:-1].partition(":")[0] == "epoch"
+            else r"[-+0-9.eE]+" if part.startswith("{") else re.escape(part)
+            for part in parts
+        )  # fmt: skip
+        return re.compile(pattern + re.escape(self.FILE_EXTENSION))
+
+
+def _written_by(path: Path, run: dict | None) -> bool:
+    """Whether the checkpoint at ``path`` holds the run configuration ``run`` (None: no run to prove it)."""
+    if run is None:
+        return False
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return state["callbacks"]["RunConfig"]["config"] == run
+    except Exception:  # not a checkpoint, not ours, unreadable: not provably this run's
+        return False
 
 
 def _moved(state: dict[str, Any], old: str, new: str) -> dict[str, Any]:
@@ -147,9 +170,13 @@ class RunConfig(Callback):
 
     def __init__(self, config: dict) -> None:
         self.config = config
+        self.resumed: dict | None = None  # the configuration of the run this one resumes
 
     def state_dict(self) -> dict:
         return {"config": self.config}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.resumed = state_dict.get("config")
 
 
 class Stopwatch(Callback):

@@ -82,12 +82,13 @@ class Checkpoint(ModelCheckpoint):
                 state_dict = moved
         super().load_state_dict(state_dict)
 
-    def on_fit_start(self, trainer, pl_module) -> None:
-        """Resuming: a best checkpoint that this state does not know was written by the epoch that a kill cut
-        short before its ``last.ckpt``. That epoch is trained again, so the file is removed rather than left
-        as a second "best" beside the new one (or under ``-v1``); but only a file this run provably wrote:
-        the exact name this callback gives that epoch, holding the configuration of the run resumed. Anything
-        else in the folder (a user's copy of a best, another run's) is left as it is."""
+    def on_train_start(self, trainer, pl_module) -> None:
+        """Resuming (the loops restored, so the epoch is known): a best checkpoint that this state does not
+        know was written by the epoch that a kill cut short before its ``last.ckpt``. That epoch is trained
+        again, so the file is removed rather than left as a second "best" beside the new one (or under
+        ``-v1``); but only a file this run provably wrote: the exact name this callback gives that epoch,
+        holding the configuration of the run resumed. Anything else in the folder (a user's copy of a best,
+        another run's) is left as it is."""
         resumed = trainer.ckpt_path is not None and trainer.is_global_zero
         if not resumed or self.monitor is None or not self.dirpath or not self.filename:
             return

@@ -8,6 +8,7 @@ import glob
 import os
 import re
 import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,10 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     it points to is replaced (as a shell's ``>`` writes through it)."""
     if names_a_folder(target):
         raise IsADirectoryError(errno.EISDIR, "ends in a slash: a folder, not a file", str(target))
+    special = os.path.exists(target) and not os.path.isfile(target) and not os.path.isdir(target)
+    if stream_fd(target) is not None or special:
+        # a stream, a FIFO or a device: renamed over, what is behind it would be lost (output() writes one)
+        raise OSError(errno.EINVAL, "not a regular file, which is written whole or not at all", str(target))
     target = Path(os.path.realpath(target) if os.path.islink(target) else target)
     made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # innermost first
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +44,37 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
         if not target.exists():
             _remove_empty(made)
+
+
+STREAMS = {"-": 1, "/dev/stdout": 1, "/dev/stderr": 2}  # names of this process's own output streams
+STREAM_FOLDERS = ("/dev/fd/", "/proc/self/fd/")  # ... and its descriptors by number
+
+
+def stream_fd(target: str | os.PathLike) -> int | None:
+    """The file descriptor ``target`` names when it is one of this process's streams (``-``, /dev/stdout,
+    /dev/stderr, /dev/fd/N, /proc/self/fd/N), else None. Such a name may resolve to a regular file (the one
+    a shell's ``>>`` opened): it is written to as the stream it is, never renamed over or truncated."""
+    text = os.fspath(target)
+    if text in STREAMS:
+        return STREAMS[text]
+    number = next((text[len(f) :] for f in STREAM_FOLDERS if text.startswith(f)), "")
+    return int(number) if number.isdigit() else None
+
+
+@contextmanager
+def output(target: str | os.PathLike, mode: str = "w", **kw) -> Iterator:
+    """An open file to write ``target`` with: a stream (``stream_fd``) as it is, where its writes go now
+    (appended after what ``>>`` keeps); any other path whole or not at all (``atomic_path``)."""
+    fd = stream_fd(target)
+    if fd is None:
+        with atomic_path(target) as tmp, open(tmp, mode, **kw) as out:
+            yield out
+        return
+    for stream in (sys.stdout, sys.stderr):  # what Python holds for it goes first
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    with os.fdopen(os.dup(fd), mode, **kw) as out:
+        yield out
 
 
 def names_a_folder(path: str | os.PathLike) -> bool:

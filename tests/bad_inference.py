@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from badinput import Bad, full_disk, unmount
+from badinput import STREAM_FD, Bad, appended, appending, close_stream, full_disk, unmount
 from conftest import idx_bytes
 from PIL import Image
 
@@ -146,6 +146,9 @@ def nothing_written(tmp: Path, err: str) -> None:
 
 
 ROWS: list[Bad] = [
+    Bad("predict-output-a-stream-keeps-what-it-appends-to", "predict", ("--model", "{model}", GOOD, "--output",
+        f"/dev/fd/{STREAM_FD}"), 0, r"1 images done, 0 failed", appending("log.txt"), close_stream,
+        changes=("log.txt",), then=appended("log.txt")),
     # Missing, empty and special inputs: beside a good one they fail alone (exit 1); alone, exit 2.
     bad("missing-file-beside-a-good-one", (GOOD, "{tmp}/missing.png", *OUT), 1,
         r"missing\.png: does not exist", changes=("out.csv",)),

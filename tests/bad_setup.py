@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import torch
-from badinput import Bad, full_disk, unmount
+from badinput import STREAM_FD, Bad, appended, appending, close_stream, full_disk, unmount
 from conftest import fake_files
 
 # fit.py rows are refused before training; were one to pass, it would be one quick batch.
@@ -247,6 +247,9 @@ ROWS: list[Bad] = [
         r"is missing and downloading is off"),
     Bad("photos-out-not-empty", "photos", ("--models", "{model}", "--out", "{tmp}/mine", *PHOTOS), 2,
         r"--out .*mine exists and is not an empty folder", _file("mine/00000.png", b"a photo of mine")),
+    Bad("photos-json-to-a-stream-keeps-what-it-appends-to", "photos", ("--models", "{model}", "--count", "3",
+        "--json", f"/dev/fd/{STREAM_FD}", *PHOTOS), 0, "", appending("log.txt"), close_stream, changes=("log.txt",),
+        then=appended("log.txt")),
     Bad("photos-json-is-a-folder", "photos", ("--models", "{model}", "--count", "3", "--json", "{tmp}/j",
         *PHOTOS), 2, r"j", _folder("j")),
     Bad("bench-predict-zero-photos", "bench", ("predict", "--photos", "0"), 2, r"--photos: must be at least 1"),

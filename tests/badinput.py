@@ -3,6 +3,7 @@ no traceback, and nothing on disk damaged."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -97,3 +98,35 @@ def full_disk(folder: str, size: str, options: str = ""):
 
 def unmount(folder: str):
     return lambda tmp: subprocess.run(["umount", str(tmp / folder)], capture_output=True)
+
+
+STREAM_FD = 99  # a descriptor a row's setup opens for appending, as a shell's ``>> log`` opens stdout
+KEPT = "line1\nline2\n"
+
+
+def appending(name: str):
+    """Setup: tmp/``name`` holding two lines, open for appending on STREAM_FD, so that /dev/fd/99 names a
+    stream that resolves to a regular file (as /dev/stdout does under ``>> log``)."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / name).write_text(KEPT)
+        fd = os.open(tmp / name, os.O_WRONLY | os.O_APPEND)
+        os.dup2(fd, STREAM_FD)
+        os.close(fd)
+
+    return setup
+
+
+def close_stream(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.close(STREAM_FD)
+
+
+def appended(name: str):
+    """Then: tmp/``name`` still starts with its two lines, and the command's output follows them."""
+
+    def then(tmp: Path, err: str) -> None:
+        text = (tmp / name).read_text()
+        assert text.startswith(KEPT) and len(text) > len(KEPT), text
+
+    return then

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pixelsense.files import Busy, atomic_files, atomic_path, exclusive
+from pixelsense.files import Busy, atomic_files, atomic_path, exclusive, output, stream_fd
 
 
 def test_a_failed_write_names_the_real_file_and_leaves_the_old_one(tmp_path):
@@ -141,3 +141,26 @@ def test_the_lock_sweeps_only_partial_files_of_dead_writers(tmp_path):
     mine[-1].mkdir()  # a folder: never swept here
     with exclusive(folder, "--checkpoint-dir"):
         assert sorted(folder.iterdir()) == sorted([*mine, *writing])
+
+
+def test_a_stream_or_a_fifo_is_never_renamed_over_and_output_appends_to_a_stream(tmp_path):
+    """/dev/fd/N (as /dev/stdout under ``>>``) resolves to the file a shell opened: renaming over it would
+    lose that file. atomic_path refuses it and a FIFO; output() writes to the stream where it stands."""
+    log = tmp_path / "log.txt"
+    log.write_text("line1\n")
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    try:
+        for target in (f"/dev/fd/{fd}", f"/proc/self/fd/{fd}", fifo):
+            with pytest.raises(OSError, match="not a regular file"), atomic_path(target) as tmp:
+                tmp.write_text("never")
+        with output(f"/dev/fd/{fd}") as out:
+            out.write("row\n")
+    finally:
+        os.close(fd)
+    assert log.read_text() == "line1\nrow\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "fifo",
+        "log.txt",
+    ]
+    assert stream_fd("-") == 1 and stream_fd("/dev/stderr") == 2 and stream_fd("/dev/fd/x") is None

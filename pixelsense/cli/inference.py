@@ -168,12 +168,14 @@ def photos_main(argv: list[str] | None = None) -> int:
     if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
         raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
 
-    from pixelsense.files import check_writable
+    from pixelsense.files import check_writable, stream_fd
     from pixelsense.infer import photo
     from pixelsense.study import photo_report
     from pixelsense.study.photosets import test_items
 
     for option, path in (("--json", args.json), ("--figure", args.figure)):  # refused now, not after the run
+        if path and stream_fd(path) is not None:  # written where that stream goes, as it is
+            continue
         if path and Path(path).is_dir():
             raise PixelsenseError(f"{option} {path} is a folder; name a file.")
         if path:

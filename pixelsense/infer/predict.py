@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pixelsense.errors import PixelsenseError, first_line
-from pixelsense.files import atomic_path, check_not_input, file_in_the_way, names_a_folder
+from pixelsense.files import check_not_input, file_in_the_way, names_a_folder, output, stream_fd
 from pixelsense.infer.chunk import Chunk
 from pixelsense.infer.decoding import Decoder, cores
 from pixelsense.infer.engine import ModelError, open_model
@@ -112,7 +112,7 @@ def run(args: Request) -> int:
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
         if args.output:
             # A file name that is not UTF-8 is written as the bytes it is (surrogateescape), as ls would.
-            with atomic_path(args.output) as tmp, open(tmp, "w", newline="", errors="surrogateescape") as out:
+            with output(args.output, "w", newline="", errors="surrogateescape") as out:
                 counts = _predict(stream, session, classes, args, out, total, labels is not None, runs)
         else:
             counts = _predict(stream, session, classes, args, sys.stdout, total, labels is not None, runs)
@@ -165,7 +165,7 @@ def _check_output(args: Request, files: list) -> None:
     if output.is_dir() or names_a_folder(args.output):
         example = output / "out.csv"
         raise OutputError(f"--output {args.output} names a folder; name a file, such as {example}.")
-    if output.exists() and not output.is_file():  # /dev/stdout, a FIFO: the new file would replace it
+    if stream_fd(args.output) is None and output.exists() and not output.is_file():  # a FIFO, a device
         raise OutputError(f"--output {output} is not a regular file; leave --output out to write to stdout.")
     if blocker := file_in_the_way(output.parent):
         raise OutputError(f"--output {output}: {blocker} is a file, not a folder; choose another --output.")

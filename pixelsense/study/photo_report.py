@@ -93,11 +93,11 @@ def describe(name: str) -> str:
 
 def save(results: dict, json_path: str | None, figure: str | None, model: str, images: np.ndarray,
          labels: np.ndarray) -> None:  # fmt: skip
-    from pixelsense.files import atomic_path
+    from pixelsense.files import output
 
     if json_path:
-        with atomic_path(json_path) as tmp:
-            Path(tmp).write_text(json.dumps(results, indent=2) + "\n")
+        with output(json_path) as out:
+            out.write(json.dumps(results, indent=2) + "\n")
     if figure:
         _figure(model, images, labels, figure, results["seed"])
 
@@ -106,7 +106,7 @@ def _figure(model: str, images: np.ndarray, labels: np.ndarray, path: str, seed:
     """One photo per set in FIGURE_SETS: the photo, the 28×28 picture it becomes, and the prediction."""
     from PIL import Image, ImageDraw
 
-    from pixelsense.files import atomic_path
+    from pixelsense.files import output
     from pixelsense.infer.engine import open_model
     from pixelsense.infer.images import load_image
 
@@ -132,5 +132,5 @@ def _figure(model: str, images: np.ndarray, labels: np.ndarray, path: str, seed:
             mark = "right" if best == labels[column] else f"true: {classes[labels[column]]}"
             said = f"-> {classes[best]} {probabilities[best]:.2f} ({mark})"
             draw.text((left, cell + 22), said, fill="black")
-    with atomic_path(path) as tmp:
-        canvas.save(tmp, format="PNG")
+    with output(path, "wb") as out:
+        canvas.save(out, format="PNG")

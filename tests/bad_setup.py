@@ -102,6 +102,19 @@ def _full_raw(tmp: Path) -> None:
 
 
 ROWS: list[Bad] = [
+    # An empty path is never the current folder: one path option type for every command.
+    Bad("fit-data-dir-empty", "fit", ("--model", "ann", "--fast-dev-run", "--data-dir", ""), 2,
+        r"argument --data-dir: is empty; name a file or a folder"),
+    Bad("fit-checkpoint-dir-empty", "fit", (*FIT[:-2], "--checkpoint-dir", ""), 2,
+        r"argument --checkpoint-dir: is empty"),
+    Bad("fit-logdir-empty", "fit", (*FIT, "--logdir", ""), 2, r"argument --logdir: is empty"),
+    Bad("fit-config-empty", "fit", (*FIT, "--config", ""), 2, r"argument --config: is empty"),
+    Bad("evaluate-output-dir-empty", "evaluate", ("--onnx", "{model}", "--output-dir", "", "--data-dir", "{data}"), 2,
+        r"argument --output-dir: is empty"),
+    Bad("export-out-empty", "export", ("--ckpt", "{ckpt}", "--out", ""), 2, r"argument --out: is empty"),
+    Bad("get-data-dir-empty", "get_data", ("--data-dir", ""), 2, r"argument --data-dir: is empty"),
+    Bad("photos-json-empty", "photos", ("--models", "{model}", "--json", "", *PHOTOS), 2, r"argument --json: is empty"),
+    Bad("bench-predict-models-empty", "bench", ("predict", "--models", ""), 2, r"argument --models: is empty"),
     # fit.py: values argparse takes but nothing can train with
     Bad("fit-seed-above-2**32", "fit", (*FIT, "--seed", "4294967296"), 2, r"--seed must be from 0 to 2\*\*32 - 1"),
     Bad("fit-negative-seed", "fit", (*FIT, "--seed", "-1"), 2, r"--seed must be from 0 to 2\*\*32 - 1"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, data_options, positive_int
+from pixelsense.cli.options import Parser, data_options, path, positive_int
 from pixelsense.errors import PixelsenseError
 from pixelsense.infer.decoding import cores
 from pixelsense.signals import if_stopped
@@ -23,7 +23,7 @@ def bench_main(argv: list[str] | None = None) -> int:
         dest="bench", required=True, metavar="{train,data,inference,predict,serve}"
     )
     train = benches.add_parser("train", help="fit.py's training epoch against a bare PyTorch loop")
-    train.add_argument("--models", nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
+    train.add_argument("--models", type=path, nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
     data = benches.add_parser("data", help="the DataModule against torchvision's Dataset and DataLoader")
     data.add_argument("--model", choices=("ann", "cnn"), default="cnn",
                       help="whose recipe (batch, augmentation) the batches take (default: cnn)")  # fmt: skip
@@ -31,12 +31,15 @@ def bench_main(argv: list[str] | None = None) -> int:
         sub.add_argument("--rounds", type=positive_int, default=5, help="measured epochs a side (default: 5)")
         data_options(sub)
     inference = benches.add_parser("inference", help="onnxruntime against eager torch, same network")
-    inference.add_argument("--ckpt", help="a pixelsense checkpoint (default: the CNN recipe, random weights)")
+    inference.add_argument(
+        "--ckpt", type=path, help="a pixelsense checkpoint (default: the CNN recipe, random weights)"
+    )
     inference.add_argument("--threads", type=positive_int, default=cores(),
                            help="threads for both engines (default: all cores)")  # fmt: skip
     inference.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds per batch size")
     predict = benches.add_parser("predict", help="predict.py against a naive loop and onnxruntime")
-    predict.add_argument("--models", nargs="+", default=["checkpoints/ann.onnx", "checkpoints/cnn.onnx"],
+    predict.add_argument("--models", type=path, nargs="+",
+                         default=["checkpoints/ann.onnx", "checkpoints/cnn.onnx"],
                          help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
     predict.add_argument("--photos", type=positive_int, default=2000, help="JPEG photos (default: 2000)")
     predict.add_argument("--arrays", type=positive_int, default=100_000,

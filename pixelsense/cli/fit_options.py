@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import typing
 
-from pixelsense.cli.options import Parser
+from pixelsense.cli.options import Parser, path
 from pixelsense.train.checks import base_type, option
 from pixelsense.train.config import RECIPE_FIELDS, RECIPES, ConfigError, FitConfig, load_config, shown
 
@@ -27,16 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the ANN or the CNN on Fashion-MNIST, test the best checkpoint, "
         "write metrics.json.",
     )
-    parser.add_argument("--config", help="re-run from a saved config.json (other options override it)")
+    parser.add_argument(
+        "--config", type=path, help="re-run from a saved config.json (other options override it)"
+    )
     hints = typing.get_type_hints(FitConfig)
     for f in dataclasses.fields(FitConfig):
-        meta = {k: v for k, v in f.metadata.items() if k != "help"}
+        meta = {k: v for k, v in f.metadata.items() if k not in ("help", "path")}
         kind, _ = base_type(hints[f.name])
         if kind is bool:
             action = "store_true" if f.default is False else argparse.BooleanOptionalAction
             parser.add_argument(option(f.name), action=action, default=f.default, help=_help(f))
             continue
-        kind = int if kind is tuple else kind  # a tuple option takes integers, one per --flag value
+        kind = int if kind is tuple else path if f.metadata.get("path") else kind  # tuples: of integers
         parser.add_argument(option(f.name), type=kind, default=f.default, help=_help(f), **meta)
     return parser
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, data_options, positive_int
+from pixelsense.cli.options import Parser, data_options, path, positive_int
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError
 from pixelsense.files import cannot_write
@@ -30,16 +30,20 @@ def predict_main(argv: list[str] | None = None) -> int:
     parser = Parser(
         prog="predict.py", description="Classify Fashion-MNIST-style images with a pixelsense ONNX model."
     )
-    parser.add_argument("--model", required=True, help="a .onnx file exported by pixelsense")
+    parser.add_argument("--model", type=path, required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
     parser.add_argument("--batch-size", type=positive_int, default=Request.batch_size,
                         help="images per onnxruntime call (default: 256; the workers decode and predict "
                         f"image files in tasks of {TASK})")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    parser.add_argument("--output", help="write here (whole or not at all) instead of stdout ('-': stdout)")
+    parser.add_argument(
+        "--output", type=path, help="write here (whole or not at all) instead of stdout ('-': stdout)"
+    )
     parser.add_argument("--topk", type=int, choices=range(1, NUM_CLASSES + 1), metavar="K", default=1,
                         help="also give the K best classes, 1 to 10 (default: 1)")  # fmt: skip
-    parser.add_argument("--labels", help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy")
+    parser.add_argument(
+        "--labels", type=path, help="true labels: IDX labels, .npy, or CSV file,label; prints accuracy"
+    )
     parser.add_argument("--invert", choices=POLARITIES, nargs="?", const="on", default="auto",
                         help="image files: 'auto' (default) reads a light border as a dark garment on a "
                         "light background (a product photo) and inverts it; 'on' (or --invert alone) always "
@@ -52,9 +56,6 @@ def predict_main(argv: list[str] | None = None) -> int:
                         "each core at once; more: fewer batches at once; a worker uses one)")  # fmt: skip
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
-    for option, value in (("--model", args.model), ("--output", args.output), ("--labels", args.labels)):
-        if value == "":  # Path("") is the current folder: never what an empty argument meant
-            raise PixelsenseError(f"{option} is empty; name a file (see predict.py --help).")
     args.output = None if args.output == "-" else args.output  # the usual name for stdout
     for option, value in (("--threads", args.threads), ("--workers", args.workers)):
         if value and value > cores():  # every one would be started, to share the same cores
@@ -85,9 +86,11 @@ def predict_main(argv: list[str] | None = None) -> int:
 def export_main(argv: list[str] | None = None) -> int:
     """``python scripts/export.py``: checkpoint → verified ONNX file (exit 0), or one error line (exit 2)."""
     parser = Parser(description="Export a pixelsense checkpoint to a verified ONNX file.")
-    parser.add_argument("--ckpt", required=True, help="a .ckpt written by scripts/fit.py (ANN or CNN)")
-    parser.add_argument("--out", required=True, help="the .onnx file to write")
-    parser.add_argument("--data-dir", default="data", help="Fashion-MNIST for the parity check")
+    parser.add_argument(
+        "--ckpt", type=path, required=True, help="a .ckpt written by scripts/fit.py (ANN or CNN)"
+    )
+    parser.add_argument("--out", type=path, required=True, help="the .onnx file to write")
+    parser.add_argument("--data-dir", type=path, default="data", help="Fashion-MNIST for the parity check")
     args = parser.parse_args(argv)
 
     from pixelsense.train.checkpoints import card_accuracy, load_checkpoint
@@ -109,9 +112,13 @@ def evaluate_main(argv: list[str] | None = None) -> int:
         description="Evaluate a checkpoint or an ONNX export on the official Fashion-MNIST test set."
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--ckpt", help="a .ckpt written by scripts/fit.py (run with torch)")
-    which.add_argument("--onnx", help="an ONNX file written by scripts/export.py (run with onnxruntime)")
-    parser.add_argument("--output-dir", help="where the files go (default: <model>-evaluation beside it)")
+    which.add_argument("--ckpt", type=path, help="a .ckpt written by scripts/fit.py (run with torch)")
+    which.add_argument(
+        "--onnx", type=path, help="an ONNX file written by scripts/export.py (run with onnxruntime)"
+    )
+    parser.add_argument(
+        "--output-dir", type=path, help="where the files go (default: <model>-evaluation beside it)"
+    )
     data_options(parser)
     args = parser.parse_args(argv)
 
@@ -146,17 +153,22 @@ def photos_main(argv: list[str] | None = None) -> int:
         prog="photos.py",
         description="Make photo sets from Fashion-MNIST test items and score predict.py on each.",
     )
-    parser.add_argument("--models", nargs="+", default=["checkpoints/cnn.onnx", "checkpoints/ann.onnx"],
+    parser.add_argument("--models", type=path, nargs="+",
+                        default=["checkpoints/cnn.onnx", "checkpoints/ann.onnx"],
                         help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
     parser.add_argument("--count", type=positive_int, default=1000, help="test items per set (default: 1000)")
     parser.add_argument(
         "--seed", type=int, default=0, help="which items, and how the photos vary (default: 0)"
     )
-    parser.add_argument("--out", help="keep the photo sets in this folder (default: a temporary one)")
+    parser.add_argument(
+        "--out", type=path, help="keep the photo sets in this folder (default: a temporary one)"
+    )
     parser.add_argument("--sharpen", type=float, default=None, metavar="SIGMA",
                         help="the conversion's unsharp mask, 0 for none (default: predict.py's)")  # fmt: skip
-    parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--figure", help="also draw a photo per set, its 28×28 and the first model's answer")
+    parser.add_argument("--json", type=path, help="also write the results here")
+    parser.add_argument(
+        "--figure", type=path, help="also draw a photo per set, its 28×28 and the first model's answer"
+    )
     data_options(parser)
     args = parser.parse_args(argv)
     if args.count > 10_000:
@@ -173,13 +185,13 @@ def photos_main(argv: list[str] | None = None) -> int:
     from pixelsense.study import photo_report
     from pixelsense.study.photosets import test_items
 
-    for option, path in (("--json", args.json), ("--figure", args.figure)):  # refused now, not after the run
-        if path and stream_fd(path) is not None:  # written where that stream goes, as it is
+    for option, where in (("--json", args.json), ("--figure", args.figure)):  # refused now, not after the run
+        if where and stream_fd(where) is not None:  # written where that stream goes, as it is
             continue
-        if path and Path(path).is_dir():
-            raise PixelsenseError(f"{option} {path} is a folder; name a file.")
-        if path:
-            check_writable(Path(path).parent)
+        if where and Path(where).is_dir():
+            raise PixelsenseError(f"{option} {where} is a folder; name a file.")
+        if where:
+            check_writable(Path(where).parent)
     if_stopped("nothing was written")
     images, labels = test_items(args.data_dir, args.download)
     sharpen = photo.SHARPEN if args.sharpen is None else args.sharpen

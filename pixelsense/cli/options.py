@@ -13,9 +13,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def path(text: str) -> str:
+    """A file or a folder named on a command line: never empty (Path("") is the current folder, which an
+    empty argument never meant: fit.py --data-dir '' would download into it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a file or a folder")
+    return text
+
+
 def data_options(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --download, as every command that reads Fashion-MNIST takes them."""
-    parser.add_argument("--data-dir", default="data", help="where Fashion-MNIST is or goes (default: data)")
+    parser.add_argument(
+        "--data-dir", type=path, default="data", help="where Fashion-MNIST is or goes (default: data)"
+    )
     parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
                         help="allow torchvision's download when no local copy is found")  # fmt: skip
 

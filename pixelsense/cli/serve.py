@@ -6,7 +6,7 @@ import errno
 import socket
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, positive_int
+from pixelsense.cli.options import Parser, path, positive_int
 from pixelsense.errors import PixelsenseError
 from pixelsense.signals import if_stopped
 
@@ -22,7 +22,9 @@ def serve_main(argv: list[str] | None = None) -> int:
     from pixelsense.infer.decoding import cores
 
     parser = Parser(prog="serve.py", description=DESCRIPTION)
-    parser.add_argument("--models", nargs="+", default=SHIPPED, help="ONNX models (default: the two shipped)")
+    parser.add_argument(
+        "--models", type=path, nargs="+", default=SHIPPED, help="ONNX models (default: the two shipped)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="default: 8000; 0 picks a free one")
     parser.add_argument("--workers", type=positive_int, default=cores(),

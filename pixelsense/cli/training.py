@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pixelsense.cli.command import command
 from pixelsense.cli.fit_options import parse_config
-from pixelsense.cli.options import Parser, measuring_options
+from pixelsense.cli.options import Parser, measuring_options, path
 from pixelsense.errors import PixelsenseError
 from pixelsense.signals import if_stopped
 from pixelsense.train.config import FitConfig
@@ -23,7 +23,7 @@ def get_data_main(argv: list[str] | None = None) -> int:
     from pixelsense.train.sources import ensure_fashion_mnist
 
     parser = Parser(description=get_data_main.__doc__)
-    parser.add_argument("--data-dir", default="data", help="where the data goes (default: data)")
+    parser.add_argument("--data-dir", type=path, default="data", help="where the data goes (default: data)")
     parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     raw = ensure_fashion_mnist(args.data_dir, download=args.download)
@@ -60,9 +60,13 @@ def compare_main(argv: list[str] | None = None) -> int:
     parser = Parser(description="Compare the ANN and the CNN on the official test set: train them (or take "
                     "checkpoints) and write a report.")  # fmt: skip
     parser.add_argument("--seeds", type=int, help="runs to train per model, seeds 0..N-1 (default: 1)")
-    parser.add_argument("--ann", nargs="+", metavar="CKPT", help="ANN checkpoints to use instead of training")
-    parser.add_argument("--cnn", nargs="+", metavar="CKPT", help="CNN checkpoints to use instead of training")
-    parser.add_argument("--output-dir", default="reports/compare", help="default: reports/compare")
+    parser.add_argument(
+        "--ann", type=path, nargs="+", metavar="CKPT", help="ANN checkpoints to use instead of training"
+    )
+    parser.add_argument(
+        "--cnn", type=path, nargs="+", metavar="CKPT", help="CNN checkpoints to use instead of training"
+    )
+    parser.add_argument("--output-dir", type=path, default="reports/compare", help="default: reports/compare")
     measuring_options(parser, "the img/s column")
     args = parser.parse_args(argv)
     if bool(args.ann) != bool(args.cnn):
@@ -105,8 +109,8 @@ def explain_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="runs per experiment, seeds 0..N-1 (default: 2)")
     parser.add_argument("--quick", action="store_true",
                         help="every run 1 epoch: all the files in minutes, numbers meaningless")  # fmt: skip
-    parser.add_argument("--output-dir", default="reports/why", help="default: reports/why")
-    parser.add_argument("--compare-dir", default="reports/compare",
+    parser.add_argument("--output-dir", type=path, default="reports/why", help="default: reports/why")
+    parser.add_argument("--compare-dir", type=path, default="reports/compare",
                         help="reuse compare.py runs found here (default: reports/compare)")  # fmt: skip
     measuring_options(parser, "the measurements")
     args = parser.parse_args(argv)

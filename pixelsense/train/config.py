@@ -66,7 +66,7 @@ class FitConfig:
                        choices=("auto", *RECIPES))  # fmt: skip
     # The run itself.
     seed: int = _opt("seed for the train/val split, initialisation and augmentation", 0)
-    data_dir: str = _opt("where Fashion-MNIST lives (or is put)", "data")
+    data_dir: str = _opt("where Fashion-MNIST lives (or is put)", "data", path=True)
     download: bool = _opt("allow torchvision's download when no local copy is found", True)
     accelerator: str = _opt("auto, cpu or gpu", "auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
     devices: str = _opt("number of devices, a list like 0,1, or auto", "auto")
@@ -77,8 +77,10 @@ class FitConfig:
         + ", ".join(p + " (a CUDA GPU only)" * (p in CUDA_ONLY) for p in PRECISIONS[1:]),
         "auto",
     )
-    checkpoint_dir: str | None = _opt("where checkpoints and metrics.json go (default checkpoints/<model>)")
-    logdir: str = _opt("TensorBoard log folder", "runs")
+    checkpoint_dir: str | None = _opt(
+        "where checkpoints and metrics.json go (default checkpoints/<model>)", path=True
+    )
+    logdir: str = _opt("TensorBoard log folder", "runs", path=True)
     cuda_graphs: bool = _opt(
         "on one CUDA GPU, replay the network's training forward and backward as CUDA graphs", True
     )

@@ -170,7 +170,7 @@ class _Limits:
             allowed = start + self.seconds + received / self.rate - time.monotonic()
             try:
                 message = await asyncio.wait_for(receive(), max(allowed, 0.001))
-            except TimeoutError:
+            except (asyncio.TimeoutError, TimeoutError):  # one class from Python 3.11 on
                 slow = f"the request came too slowly (under {self.rate:,} bytes/s after {self.seconds} s)"
                 raise HTTPException(408, slow + "; send it again") from None
             received += len(message.get("body", b""))

@@ -102,6 +102,17 @@ def _full_raw(tmp: Path) -> None:
 
 
 ROWS: list[Bad] = [
+    # Every numeric option has its range, refused in one line (cli.options.RANGES).
+    Bad("photos-negative-seed", "photos", ("--models", "{model}", "--seed", "-1", *PHOTOS), 2,
+        r"argument --seed: must be at least 0, not -1"),
+    Bad("bench-predict-100-million-photos", "bench", ("predict", "--photos", "100000000"), 2,
+        r"argument --photos: must be at most 100,000"),
+    Bad("bench-predict-100-million-arrays", "bench", ("predict", "--arrays", "100000000"), 2,
+        r"argument --arrays: must be at most 2,000,000"),
+    Bad("compare-300-threads", "compare", ("--threads", "300"), 2, r"argument --threads: must be at most \d+, the cores"),
+    Bad("explain-a-thousand-seeds", "explain", ("--seeds", "1000"), 2, r"argument --seeds: must be at most 100"),
+    Bad("bench-serve-requests-in-words", "bench", ("serve", "--requests", "many"), 2,
+        r"argument --requests: must be a whole number, not 'many'"),
     # An empty path is never the current folder: one path option type for every command.
     Bad("fit-data-dir-empty", "fit", ("--model", "ann", "--fast-dev-run", "--data-dir", ""), 2,
         r"argument --data-dir: is empty; name a file or a folder"),
@@ -251,7 +262,7 @@ ROWS: list[Bad] = [
     # photos.py
     Bad("photos-count-0", "photos", ("--count", "0", *PHOTOS), 2, r"--count: must be at least 1"),
     Bad("photos-count-beyond-the-test-set", "photos", ("--count", "20000", *PHOTOS), 2,
-        r"--count must be at most 10,000"),
+        r"--count: must be at most 10,000, the test set's size"),
     Bad("photos-model-missing", "photos", ("--models", "{tmp}/none.onnx", *PHOTOS), 2,
         r"none.onnx does not exist; pass a .onnx file"),
     Bad("photos-model-truncated", "photos", ("--models", "{model}", "{tmp}/t.onnx", *PHOTOS), 2,
@@ -267,17 +278,17 @@ ROWS: list[Bad] = [
         *PHOTOS), 2, r"j", _folder("j")),
     Bad("bench-predict-zero-photos", "bench", ("predict", "--photos", "0"), 2, r"--photos: must be at least 1"),
     Bad("bench-predict-more-workers-than-cores", "bench", ("predict", "--workers", "100000"), 2,
-        r"--workers must be at most \d+"),
+        r"--workers: must be at most \d+"),
     # bench.py
     Bad("bench-train-zero-rounds", "bench", ("train", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
     Bad("bench-data-zero-rounds", "bench", ("data", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
     Bad("bench-inference-zero-rounds", "bench", ("inference", "--rounds", "0"), 2, r"--rounds: must be at least 1"),
     Bad("bench-inference-endless-rounds", "bench", ("inference", "--rounds", "100000000"), 2,
-        r"--rounds must be at most 1,000"),
+        r"--rounds: must be at most 1,000"),
     Bad("bench-train-endless-rounds", "bench", ("train", "--rounds", "100000000"), 2,
-        r"--rounds must be at most 1,000"),
+        r"--rounds: must be at most 1,000"),
     Bad("bench-inference-more-threads-than-cores", "bench", ("inference", "--threads", "100000"), 2,
-        r"--threads must be at most \d+, the cores of this machine"),
+        r"--threads: must be at most \d+, the cores of this machine"),
     Bad("bench-inference-ckpt-a-folder", "bench", ("inference", "--ckpt", "{tmp}/c.ckpt"), 2,
         r"c.ckpt is a folder, not a checkpoint", _folder("c.ckpt")),
     Bad("bench-data-dir-is-a-file", "bench", ("data", "--data-dir", "{tmp}/d", "--no-download"), 2,

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, data_options, path, positive_int
-from pixelsense.errors import PixelsenseError
+from pixelsense.cli.options import Parser, data_options, number, path
 from pixelsense.infer.decoding import cores
 from pixelsense.signals import if_stopped
 
@@ -23,30 +22,34 @@ def bench_main(argv: list[str] | None = None) -> int:
         dest="bench", required=True, metavar="{train,data,inference,predict,serve}"
     )
     train = benches.add_parser("train", help="fit.py's training epoch against a bare PyTorch loop")
-    train.add_argument("--models", type=path, nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
+    train.add_argument("--models", nargs="+", choices=("ann", "cnn"), default=["ann", "cnn"])
     data = benches.add_parser("data", help="the DataModule against torchvision's Dataset and DataLoader")
     data.add_argument("--model", choices=("ann", "cnn"), default="cnn",
                       help="whose recipe (batch, augmentation) the batches take (default: cnn)")  # fmt: skip
     for sub in (train, data):
-        sub.add_argument("--rounds", type=positive_int, default=5, help="measured epochs a side (default: 5)")
+        sub.add_argument(
+            "--rounds", type=number("rounds"), default=5, help="measured epochs a side (default: 5)"
+        )
         data_options(sub)
     inference = benches.add_parser("inference", help="onnxruntime against eager torch, same network")
     inference.add_argument(
         "--ckpt", type=path, help="a pixelsense checkpoint (default: the CNN recipe, random weights)"
     )
-    inference.add_argument("--threads", type=positive_int, default=cores(),
+    inference.add_argument("--threads", type=number("threads"), default=cores(),
                            help="threads for both engines (default: all cores)")  # fmt: skip
-    inference.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds per batch size")
+    inference.add_argument(
+        "--rounds", type=number("rounds"), default=5, help="alternating rounds per batch size"
+    )
     predict = benches.add_parser("predict", help="predict.py against a naive loop and onnxruntime")
     predict.add_argument("--models", type=path, nargs="+",
                          default=["checkpoints/ann.onnx", "checkpoints/cnn.onnx"],
                          help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
-    predict.add_argument("--photos", type=positive_int, default=2000, help="JPEG photos (default: 2000)")
-    predict.add_argument("--arrays", type=positive_int, default=100_000,
+    predict.add_argument("--photos", type=number("photos"), default=2000, help="JPEG photos (default: 2000)")
+    predict.add_argument("--arrays", type=number("arrays"), default=100_000,
                          help="images in the .npy and IDX files (default: 100,000)")  # fmt: skip
-    predict.add_argument("--workers", type=positive_int, default=cores(),
+    predict.add_argument("--workers", type=number("workers"), default=cores(),
                          help=f"predict.py --workers (default: the {cores()} cores)")  # fmt: skip
-    predict.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default: 3)")
+    predict.add_argument("--rounds", type=number("rounds"), default=3, help="alternating rounds (default: 3)")
     data_options(predict)
     serve = benches.add_parser("serve", help="pixelsense-serve against the textbook FastAPI endpoint")
     serve.add_argument(
@@ -57,21 +60,14 @@ def bench_main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument(
         "--requests",
-        type=positive_int,
+        type=number("requests"),
         default=3400,
         help="requests a side at each concurrency (default: 3,400: 10,200 for the memory)",
     )
-    serve.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default: 3)")
+    serve.add_argument("--rounds", type=number("rounds"), default=3, help="alternating rounds (default: 3)")
     data_options(serve)
     args = parser.parse_args(argv)
 
-    from pixelsense.train.checks import MAX_ROUNDS
-
-    if args.rounds > MAX_ROUNDS:
-        raise PixelsenseError(f"--rounds must be at most {MAX_ROUNDS:,}; the median of a few is steady.")
-    for option in ("threads", "workers"):  # all would start, and the bench would measure their contention
-        if getattr(args, option, 1) > cores():
-            raise PixelsenseError(f"--{option} must be at most {cores()}, the cores of this machine.")
     if_stopped("nothing was written")
     print("\n".join(_run_bench(args)))
     return 0

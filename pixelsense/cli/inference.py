@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, data_options, path, positive_int
+from pixelsense.cli.options import Parser, data_options, number, path
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError
 from pixelsense.files import cannot_write
 from pixelsense.signals import if_stopped
 
 STOPPED_BY_READER = 141  # 128 + SIGPIPE: the exit a shell reports for a tool whose pipe's reader stopped
-MAX_BATCH = 65_536  # images per onnxruntime call: 51 MB of pixels; larger only costs memory
 
 
 @command("predict.py", writes="--output")
@@ -32,7 +31,7 @@ def predict_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", type=path, required=True, help="a .onnx file exported by pixelsense")
     parser.add_argument("inputs", nargs="*", help="image files, folders, globs, IDX image files, .npy arrays")
-    parser.add_argument("--batch-size", type=positive_int, default=Request.batch_size,
+    parser.add_argument("--batch-size", type=number("batch-size"), default=Request.batch_size,
                         help="images per onnxruntime call (default: 256; the workers decode and predict "
                         f"image files in tasks of {TASK})")  # fmt: skip
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
@@ -48,20 +47,15 @@ def predict_main(argv: list[str] | None = None) -> int:
                         help="image files: 'auto' (default) reads a light border as a dark garment on a "
                         "light background (a product photo) and inverts it; 'on' (or --invert alone) always "
                         "inverts, 'off' never; IDX files and .npy arrays are read as they are")  # fmt: skip
-    parser.add_argument("--workers", type=positive_int, default=cores(),
+    parser.add_argument("--workers", type=number("workers"), default=cores(),
                         help=f"processes decoding image files and, with the cpu provider, predicting them "
                         f"(default: the {cores()} cores)")  # fmt: skip
-    parser.add_argument("--threads", type=positive_int,
+    parser.add_argument("--threads", type=number("threads"),
                         help="onnxruntime threads a batch in the main process (default: 1, a batch on "
                         "each core at once; more: fewer batches at once; a worker uses one)")  # fmt: skip
     parser.add_argument("--provider", choices=tuple(PROVIDERS), default="cpu")
     args = parser.parse_args(argv)
     args.output = None if args.output == "-" else args.output  # the usual name for stdout
-    for option, value in (("--threads", args.threads), ("--workers", args.workers)):
-        if value and value > cores():  # every one would be started, to share the same cores
-            raise PixelsenseError(f"{option} must be at most {cores()}, the cores of this machine.")
-    if args.batch_size > MAX_BATCH:  # a batch is batch × 784 bytes in, and more on the way through
-        raise PixelsenseError(f"--batch-size must be at most {MAX_BATCH:,}; larger is no faster.")
     if sys.stdout is None and not args.output:  # started with stdout closed (>&-): Python has none
         raise PixelsenseError("stdout is closed, so the rows have nowhere to go; pass --output FILE.")
     written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
@@ -156,9 +150,11 @@ def photos_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=path, nargs="+",
                         default=["checkpoints/cnn.onnx", "checkpoints/ann.onnx"],
                         help="pixelsense ONNX models (default: the two shipped)")  # fmt: skip
-    parser.add_argument("--count", type=positive_int, default=1000, help="test items per set (default: 1000)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="which items, and how the photos vary (default: 0)"
+        "--count", type=number("count"), default=1000, help="test items per set (default: 1000)"
+    )
+    parser.add_argument(
+        "--seed", type=number("seed"), default=0, help="which items, and how the photos vary (default: 0)"
     )
     parser.add_argument(
         "--out", type=path, help="keep the photo sets in this folder (default: a temporary one)"
@@ -171,8 +167,6 @@ def photos_main(argv: list[str] | None = None) -> int:
     )
     data_options(parser)
     args = parser.parse_args(argv)
-    if args.count > 10_000:
-        raise PixelsenseError("--count must be at most 10,000, the test set's size.")
     out = Path(args.out) if args.out else None
     if out and out.exists() and (not out.is_dir() or any(out.iterdir())):  # its files would be replaced
         raise PixelsenseError(f"--out {out} exists and is not an empty folder; photos.py writes its sets "

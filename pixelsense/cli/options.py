@@ -3,14 +3,51 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from pixelsense.train.checks import MAX_SEED
+
+CORES = "cores"  # a range's top: this machine's cores (every worker or thread would start, to share them)
+# The range of every numeric option of the commands that are not fit.py (whose settings train.checks bounds):
+# option → (least, most, why the most).
+RANGES = {
+    "batch-size": (1, 65_536, "51 MB of pixels a call; larger is no faster"),  # predict.py
+    "workers": (1, CORES, "the cores of this machine"),
+    "threads": (1, CORES, "the cores of this machine"),
+    "count": (1, 10_000, "the test set's size"),  # photos.py
+    "seed": (0, MAX_SEED, "numpy's largest seed"),
+    "seeds": (1, 100, "a mean over more seeds moves no further"),  # compare.py, explain.py
+    "rounds": (1, 1_000, "the median of a few is steady"),  # bench.py
+    "photos": (1, 100_000, "JPEGs written to a temporary folder"),
+    "arrays": (1, 2_000_000, "1.5 GB of images in memory"),
+    "requests": (1, 1_000_000, "the median of a few rounds is steady"),
+    "port": (0, 65_535, "the largest TCP port"),
+}
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def number(option: str):
+    """The argparse type of the numeric option ``--option``: a whole number in its RANGES, else one line that
+    says the range."""
+    least, most, why = RANGES[option]
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        top = _cores() if most == CORES else most
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least:,}, not {value:,}")
+        if value > top:
+            raise argparse.ArgumentTypeError(f"must be at most {top:,}, {why}; not {value:,}")
+        return value
+
+    return parse
+
+
+def _cores() -> int:
+    from pixelsense.infer.decoding import cores
+
+    return cores()
 
 
 def path(text: str) -> str:
@@ -33,7 +70,7 @@ def data_options(parser: argparse.ArgumentParser) -> None:
 def measuring_options(parser: argparse.ArgumentParser, threads_for: str) -> None:
     """--data-dir, --download and --threads, as the commands that train and measure take them."""
     data_options(parser)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--threads", type=number("threads"), default=_cores(),
                         help=f"onnxruntime threads for {threads_for} (default: all cores)")  # fmt: skip
 
 

@@ -6,7 +6,7 @@ import errno
 import socket
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, path, positive_int
+from pixelsense.cli.options import Parser, number, path
 from pixelsense.errors import PixelsenseError
 from pixelsense.signals import if_stopped
 
@@ -26,17 +26,12 @@ def serve_main(argv: list[str] | None = None) -> int:
         "--models", type=path, nargs="+", default=SHIPPED, help="ONNX models (default: the two shipped)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="default: 8000; 0 picks a free one")
-    parser.add_argument("--workers", type=positive_int, default=cores(),
+    parser.add_argument("--port", type=number("port"), default=8000, help="default: 8000; 0 picks a free one")
+    parser.add_argument("--workers", type=number("workers"), default=cores(),
                         help=f"server processes, a core's Python each (default: {cores()})")  # fmt: skip
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=number("threads"), default=1,
                         help="requests a process works on at once; more queue (default: 1)")  # fmt: skip
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        raise PixelsenseError(f"--port must be between 0 and 65535, not {args.port}.")
-    for option, value in (("--workers", args.workers), ("--threads", args.threads)):
-        if value > cores():  # every one would be started, to share the same cores
-            raise PixelsenseError(f"{option} must be at most {cores()}, the cores of this machine.")
     try:
         from pixelsense.serve.models import open_models
         from pixelsense.serve.run import serve, start_workers, stop_workers, watch

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pixelsense.cli.command import command
 from pixelsense.cli.fit_options import parse_config
-from pixelsense.cli.options import Parser, measuring_options, path
+from pixelsense.cli.options import Parser, measuring_options, number, path
 from pixelsense.errors import PixelsenseError
 from pixelsense.signals import if_stopped
 from pixelsense.train.config import FitConfig
@@ -59,7 +59,9 @@ def compare_main(argv: list[str] | None = None) -> int:
     """``python scripts/compare.py``: the ANN against the CNN, as report.md, figures and report.json files."""
     parser = Parser(description="Compare the ANN and the CNN on the official test set: train them (or take "
                     "checkpoints) and write a report.")  # fmt: skip
-    parser.add_argument("--seeds", type=int, help="runs to train per model, seeds 0..N-1 (default: 1)")
+    parser.add_argument(
+        "--seeds", type=number("seeds"), help="runs to train per model, seeds 0..N-1 (default: 1)"
+    )
     parser.add_argument(
         "--ann", type=path, nargs="+", metavar="CKPT", help="ANN checkpoints to use instead of training"
     )
@@ -73,8 +75,6 @@ def compare_main(argv: list[str] | None = None) -> int:
         parser.error("give both --ann and --cnn, or neither to train both models")
     if args.ann and args.seeds is not None:
         parser.error("--seeds trains new runs; drop it when you pass --ann and --cnn checkpoints")
-    if (args.seeds is not None and args.seeds < 1) or args.threads < 1:
-        parser.error("--seeds and --threads must be at least 1")
 
     from pixelsense.study.compare import FILES, check_checkpoints, evaluate_runs, write_comparison
     from pixelsense.study.summary import conclusion
@@ -106,7 +106,9 @@ def explain_main(argv: list[str] | None = None) -> int:
         description="Why the CNN wins: train the controlled experiments that are missing (pixel "
         "permutation, same augmentation), measure, and write why.md, why.json and the figures."
     )
-    parser.add_argument("--seeds", type=int, default=2, help="runs per experiment, seeds 0..N-1 (default: 2)")
+    parser.add_argument(
+        "--seeds", type=number("seeds"), default=2, help="runs per experiment, seeds 0..N-1 (default: 2)"
+    )
     parser.add_argument("--quick", action="store_true",
                         help="every run 1 epoch: all the files in minutes, numbers meaningless")  # fmt: skip
     parser.add_argument("--output-dir", type=path, default="reports/why", help="default: reports/why")
@@ -114,8 +116,6 @@ def explain_main(argv: list[str] | None = None) -> int:
                         help="reuse compare.py runs found here (default: reports/compare)")  # fmt: skip
     measuring_options(parser, "the measurements")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.threads < 1:
-        parser.error("--seeds and --threads must be at least 1")
 
     from pixelsense.study.explain import FILES, explain
 

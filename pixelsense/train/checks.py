@@ -17,7 +17,6 @@ from pixelsense.train.hardware import device_kind
 MAX_PARAMS = 100_000_000
 MAX_EPOCHS = 10_000  # far beyond where Fashion-MNIST stops improving
 MAX_BATCH = 60_000  # the whole official training set in one batch
-MAX_ROUNDS = 1_000  # bench.py: a median of 5 is steady; far more is a run that never ends
 MAX_SEED = 2**32 - 1  # Lightning's seed_everything (numpy) takes 0 to this
 # Lightning precisions that train here: the data path hands the network float32 images, so a "-true" cast of
 # the weights to another dtype (64-true, 16-true, bf16-true) fails on its first batch; mixed precision

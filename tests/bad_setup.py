@@ -101,6 +101,16 @@ def _full_raw(tmp: Path) -> None:
     full_disk("d/FashionMNIST/raw", "64k")(tmp)
 
 
+def _copy_model(name: str):
+    """Setup: the row's model again under tmp/``name`` (another folder, the same file name)."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_bytes(next(tmp.glob("*.onnx")).read_bytes())
+
+    return setup
+
+
 ROWS: list[Bad] = [
     # Every numeric option has its range, refused in one line (cli.options.RANGES).
     Bad("photos-negative-seed", "photos", ("--models", "{model}", "--seed", "-1", *PHOTOS), 2,
@@ -274,6 +284,8 @@ ROWS: list[Bad] = [
     Bad("photos-json-to-a-stream-keeps-what-it-appends-to", "photos", ("--models", "{model}", "--count", "3",
         "--json", f"/dev/fd/{STREAM_FD}", *PHOTOS), 0, "", appending("log.txt"), close_stream, changes=("log.txt",),
         then=appended("log.txt")),
+    Bad("photos-two-models-of-one-name", "photos", ("--models", "{model}", "{tmp}/b/model.onnx", "--count", "3",
+        *PHOTOS), 2, r"share the name model\.onnx, which names a model's column", _copy_model("b/model.onnx")),
     Bad("photos-json-is-a-folder", "photos", ("--models", "{model}", "--count", "3", "--json", "{tmp}/j",
         *PHOTOS), 2, r"j", _folder("j")),
     Bad("bench-predict-zero-photos", "bench", ("predict", "--photos", "0"), 2, r"--photos: must be at least 1"),

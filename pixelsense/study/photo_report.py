@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pixelsense.errors import PixelsenseError
 from pixelsense.infer import photo
 from pixelsense.study.photosets import STYLES, write_set
 
@@ -28,6 +29,11 @@ def score(models: list[str], images: np.ndarray, labels: np.ndarray, count: int,
     this run (0: none), to measure what it is worth."""
     from pixelsense.infer.engine import open_model
 
+    names = [Path(model).name for model in models]
+    if twice := next((name for name in names if names.count(name) > 1), None):  # one column: a model lost
+        given = ", ".join(model for model in models if Path(model).name == twice)
+        raise PixelsenseError(f"--models {given} share the name {twice}, which names a model's column of the "
+                              "table; give each model once, under a name of its own.")  # fmt: skip
     for model in models:
         open_model(model, "cpu", None)
     chosen = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))

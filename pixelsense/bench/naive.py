@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 
+from pixelsense.constants import CLASSES
+
 
 def app(model: str):
     import onnxruntime as ort
@@ -15,8 +17,6 @@ def app(model: str):
     from PIL import Image
 
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-               "Ankle boot"]  # fmt: skip
     naive = FastAPI()
 
     @naive.post("/predict")
@@ -25,7 +25,7 @@ def app(model: str):
         pixels = np.asarray(image, np.uint8)[None, None]
         probabilities = session.run(["probabilities"], {"images": pixels})[0][0]
         best = int(probabilities.argmax())
-        return {"class": classes[best], "probability": float(probabilities[best])}
+        return {"class": CLASSES[best], "probability": float(probabilities[best])}
 
     return naive
 

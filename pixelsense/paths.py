@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixelsense.errors import PixelsenseError
+from pixelsense.formats import named
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
 CASELESS = os.path.normcase("A") == "a"  # Windows: paths compare (and sort) as lower case
 NO_IMAGES = (
-    "holds or matches no PNG, JPEG, BMP, GIF or TIFF images; folders are searched for images only, so name "
-    "IDX files and .npy arrays themselves"
+    "holds or matches no PNG, JPEG, BMP, GIF, TIFF or WebP images; folders are searched for images only, so "
+    "name IDX files and .npy arrays themselves"
 )
 
 
@@ -136,7 +136,7 @@ def expand(args: Iterable[str]) -> list[Path | Failure]:
         items: list[Path | Failure] = []
         for match in [path] if literal else _glob(arg):
             if isinstance(match, Path) and match.is_dir():
-                items += [p for p in _walk(match) if isinstance(p, Failure) or kind_of(p) == "image"]
+                items += [p for p in _walk(match) if isinstance(p, Failure) or named(p) == "image"]  # by name
             else:
                 items.append(match)
         chosen: dict = {}  # links and loops can reach one file by several paths: keep the shortest
@@ -148,14 +148,3 @@ def expand(args: Iterable[str]) -> list[Path | Failure]:
                 chosen[key] = item
         found += sorted(chosen.values(), key=_place)
     return found
-
-
-def kind_of(path: Path) -> str:
-    """How an input file is read: "npy", "idx", "image", or "" for none of these."""
-    name = path.name.lower()
-    if name.endswith(".npy"):
-        return "npy"
-    if "idx3" in name or name.endswith((".idx", ".idx.gz")):
-        return "idx"
-    dot = name.rfind(".")  # the suffix as Path.suffix has it (".png" is a name, not a suffix)
-    return "image" if 0 < dot < len(name) - 1 and name[dot:] in IMAGE_SUFFIXES else ""

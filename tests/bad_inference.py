@@ -61,27 +61,41 @@ def npy_declaring(shape: tuple[int, ...], dtype: str = "|u1", data: bytes = b"")
 
 def onnx_model(
     path: Path, classes: int = 10, batch: int = -1, outputs: tuple[str, ...] = ("logits", "probabilities"),
-    names: str = json.dumps(list(CLASSES)),
+    names: str = json.dumps(list(CLASSES)), nan_on_black: bool = False,
 ):  # fmt: skip
     """A small model with a pixelsense export's input and metadata (``names``: the class names' JSON):
     ``classes`` scores per image, a Reshape to ``[batch, 784]`` (a fixed batch fails at run time on any
-    other), the named ``outputs``."""
+    other), the named ``outputs``. ``nan_on_black``: its logits add log(sum of the pixels), so an all-black
+    picture gets NaN probabilities while the trial batch passes."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     weights = numpy_helper.from_array(np.full((784, classes), 1e-4, np.float32), "w")
     shape = numpy_helper.from_array(np.array([batch, 784], np.int64), "shape")
+    axis = numpy_helper.from_array(np.array([1], np.int64), "axis")
     nodes = [helper.make_node("Cast", ["images"], ["x"], to=TensorProto.FLOAT),
              helper.make_node("Reshape", ["x", "shape"], ["flat"]),
-             helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+             helper.make_node("MatMul", ["flat", "w"], ["scores" if nan_on_black else "logits"]),
              helper.make_node("Softmax", ["logits"], ["probabilities"]),
              helper.make_node("Identity", ["logits"], ["extra"])]  # fmt: skip
+    if nan_on_black:
+        nodes[3:3] = [helper.make_node("ReduceSum", ["flat", "axis"], ["total"], keepdims=1),
+                      helper.make_node("Log", ["total"], ["log"]),
+                      helper.make_node("Add", ["scores", "log"], ["logits"])]  # fmt: skip
     images = helper.make_tensor_value_info("images", TensorProto.UINT8, ["N", 1, 28, 28])
     outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", classes]) for name in outputs]
-    graph = helper.make_graph(nodes, "g", [images], outs, initializer=[weights, shape])
+    graph = helper.make_graph(nodes, "g", [images], outs, initializer=[weights, shape, axis])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
     helper.set_model_props(model, {"classes": names})
     onnx.save(model, path)
+
+
+def _labels_bomb(tmp: Path) -> None:
+    """A 97 KB .gz of IDX labels whose header declares 100,000,000 (and which holds them, all 0)."""
+    with gzip.open(tmp / "l-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\x00\x00\x08\x01" + (100_000_000).to_bytes(4, "big"))
+        for _ in range(100):
+            f.write(bytes(1_000_000))
 
 
 def write(name: str, content: bytes | str | np.ndarray) -> Setup:
@@ -293,6 +307,8 @@ ROWS: list[Bad] = [
     bad("labels-idx-declaring-more-than-it-holds", (GOOD, "--labels", "{tmp}/l-idx1-ubyte", *OUT), 2,
         r"is truncated: the header says 4000000000 labels, the file holds 3",
         write("l-idx1-ubyte", b"\x00\x00\x08\x01" + (4_000_000_000).to_bytes(4, "big") + bytes(3))),
+    bad("labels-gz-declaring-100-million", (GOOD, "--labels", "{tmp}/l-idx1-ubyte.gz", *OUT), 2,
+        r"l-idx1-ubyte\.gz: holds 100,000,000 labels, but the inputs hold at most 1 image", _labels_bomb),
     bad("labels-idx-out-of-range", (GOOD, "--labels", "{tmp}/l-idx1-ubyte", *OUT), 2,
         r"index 2: 10 is not a class index", write("l-idx1-ubyte", idx_bytes(np.array([0, 9, 10], np.uint8)))),
     bad("labels-npy-of-floats", (GOOD, "--labels", "{tmp}/l.npy", *OUT), 2, r"holds float64 values",
@@ -300,7 +316,7 @@ ROWS: list[Bad] = [
     bad("labels-fifo", (GOOD, "--labels", "{tmp}/l.csv", *OUT), 2, r"l\.csv: is not a regular file",
         lambda t: os.mkfifo(t / "l.csv")),
     bad("labels-npy-of-another-length", (GOOD, "--labels", "{tmp}/l.npy", *OUT), 2,
-        r"l\.npy holds 3 labels, but the inputs hold at most 1 image, ", write("l.npy", np.array([0, 1, 2]))),
+        r"l\.npy: holds 3 labels, but the inputs hold at most 1 image, ", write("l.npy", np.array([0, 1, 2]))),
     # Models that are not pixelsense exports, or break after loading.
     bad("model-missing", (GOOD, "--model", "{tmp}/none.onnx", *OUT), 2, r"none\.onnx does not exist"),
     bad("model-of-garbage", (GOOD, "--model", "{tmp}/g.onnx", *OUT), 2, r"cannot be loaded as an ONNX",

@@ -54,13 +54,13 @@ def _write_inputs(folder: Path, images: np.ndarray, photos: int, arrays: int) ->
 
 
 def _measure(model: str, inputs: dict[str, Path], tmp: Path, rounds: int, workers: int) -> list[dict]:
-    import onnxruntime as ort
+    from pixelsense.infer.engine import open_model
 
-    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    session, _ = open_model(model, "cpu", None)
     files = sorted(str(p) for p in inputs["photos"].iterdir())
     out = str(tmp / "out.csv")
     sides = {
-        "naive": lambda: _naive(files, session, out),
+        "naive": lambda: _naive(files, session, model, out),
         "predict.py": lambda: _predict(model, inputs["photos"], out, workers),
     }
     seconds = alternate(sides, rounds)
@@ -68,7 +68,7 @@ def _measure(model: str, inputs: dict[str, Path], tmp: Path, rounds: int, worker
     in_memory = np.load(inputs["npy"])
     for kind in ("npy", "idx"):
         sides = {
-            "onnxruntime": lambda: _engine(session, in_memory),
+            "onnxruntime": lambda: _engine(session, model, in_memory),
             "predict.py": lambda k=kind: _predict(model, inputs[k], out, workers),
         }
         label = ".npy array" if kind == "npy" else "IDX file"
@@ -84,9 +84,11 @@ def _row(model: str, what: str, images: int, seconds: dict[str, float], referenc
             "ratio": seconds["predict.py"] / seconds[reference]}  # fmt: skip
 
 
-def _naive(files: list[str], session, out: str) -> None:
+def _naive(files: list[str], session, model: str, out: str) -> None:
     """What a user writes first: each file opened, made grayscale and resized to 28×28, in one process."""
     from PIL import Image
+
+    from pixelsense.infer.engine import probabilities as predicted
 
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
@@ -96,14 +98,16 @@ def _naive(files: list[str], session, out: str) -> None:
             for path in batch:
                 with Image.open(path) as im:
                     images.append(np.asarray(im.convert("L").resize((28, 28))))
-            (probabilities,) = session.run(["probabilities"], {"images": np.stack(images)[:, None]})
+            probabilities = predicted(session, np.stack(images), model, batch[0])
             best = probabilities.argmax(1).tolist(), probabilities.max(1).tolist()
             writer.writerows(zip(batch, *best, strict=True))
 
 
-def _engine(session, images: np.ndarray) -> None:
+def _engine(session, model: str, images: np.ndarray) -> None:
+    from pixelsense.infer.engine import probabilities
+
     for start in range(0, len(images), BATCH):
-        session.run(["probabilities"], {"images": images[start : start + BATCH, None]})
+        probabilities(session, images[start : start + BATCH], model, f"image {start}")
 
 
 def _predict(model: str, source: Path, out: str, workers: int) -> None:

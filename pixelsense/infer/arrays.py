@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.constants import IMAGE_SIZE
+from pixelsense.formats import IDX_IMAGES, gzipped
 from pixelsense.infer import photo
 from pixelsense.infer.chunk import Chunk, Unreadable
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 AS_GIVEN = photo.LIGHT_ON_DARK  # IDX files and .npy arrays are in dataset form: read as they are
-IDX_IMAGES = b"\x00\x00\x08\x03"  # the magic number of an IDX file of uint8 images
 
 
 def open_idx(path: Path):
-    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb")
+    return (gzip.open if gzipped(path) else open)(path, "rb")
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -97,7 +97,7 @@ def _sources(path: Path, start: int, count: int) -> list[str]:
 def read_idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
     """Checked whole first (as .npy files are), so a corrupt file gives no rows at all: a plain file by its
     size against its header, a .gz by reading it through once (its length and CRC are known only then)."""
-    if path.name.lower().endswith(".gz"):
+    if gzipped(path):
         for _ in _idx_chunks(path, chunk):
             pass
     else:
@@ -125,7 +125,7 @@ def _idx_chunks(path: Path, chunk: int) -> Iterator[Chunk]:
                 raise Unreadable(f"holds {rows}×{cols} images; need 28×28")
             if count == 0:
                 raise Unreadable("holds no images")
-            size = None if path.name.lower().endswith(".gz") else os.fstat(f.fileno()).st_size
+            size = None if isinstance(f, gzip.GzipFile) else os.fstat(f.fileno()).st_size
             if size is not None and size < 16 + count * PIXELS:  # known from the header, before any read
                 got = (size - 16) // PIXELS
                 raise Unreadable(f"is truncated: the header says {count} images, the file holds {got}")

@@ -16,10 +16,11 @@ from concurrent.futures import TimeoutError as FutureTimeout  # TimeoutError its
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pixelsense.formats import kind_of
 from pixelsense.infer import engine
 from pixelsense.infer.chunk import Chunk
 from pixelsense.infer.images import read_images
-from pixelsense.paths import Failure, kind_of
+from pixelsense.paths import Failure
 
 TASK = 64  # images per task a worker takes: enough to pay for per-call costs (numpy, the pool), few to share
 AHEAD = 2  # tasks queued per worker: what is decoded but not yet predicted stays under workers × AHEAD × TASK

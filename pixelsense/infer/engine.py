@@ -94,6 +94,24 @@ def _trial(session, path: str) -> None:
                          "export it again with scripts/export.py.")  # fmt: skip
 
 
+def probabilities(session, images: np.ndarray, model: str, source: str) -> np.ndarray:
+    """The probabilities a model gives ``images`` (uint8 [N, 28, 28]), as every command runs one; ModelError
+    naming the model and the batch (from ``source``) if onnxruntime fails on it. The trial batch passed, so
+    this is the model's fault on this batch, not the images'."""
+    try:
+        return session.run(["probabilities"], {"images": images[:, None]})[0]
+    except Exception as err:  # onnxruntime's errors share no base class
+        reason = first_line(err)
+        hint = "; try a smaller --batch-size" if "allocate" in reason.lower() else ""
+        what = "the image" if len(images) == 1 else f"the {len(images)} images"
+        raise ModelError(f"{model} failed on {what} from {source} ({reason}){hint}.") from None
+
+
+def unpredicted(probabilities: np.ndarray) -> np.ndarray:
+    """Which rows hold no probabilities: NaN or infinite anywhere (a model that breaks on some pictures)."""
+    return ~np.isfinite(probabilities).all(axis=1)
+
+
 def worker_session(model: str):
     """A decoding worker's CPU session for ``model``, on one thread (the workers share the cores), opened on
     first use; None where it cannot be opened (then not tried again for every task)."""

@@ -89,6 +89,9 @@ def _pillow(source: str | Path | bytes, invert: str, name: str) -> np.ndarray:
     background = 0 if invert == "off" else 255  # transparent areas: the background of a product photo
     try:
         with warnings.catch_warnings():
+            # Metadata Pillow skips ("Tag data larger than file"): the pixels decode, and its warnings, which
+            # name no file, are of no use; pixels that do not decode fail the file with its name and reason.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow's own limit: refused too
             opened = io.BytesIO(source) if isinstance(source, bytes) else source
             with Image.open(opened) as im:  # lazy: only the header is read here

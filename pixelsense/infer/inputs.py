@@ -9,9 +9,10 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from pixelsense.infer.arrays import IDX_IMAGES, npy_header, open_idx, read_idx_chunks, read_npy
+from pixelsense.formats import IDX_IMAGES, kind_of
+from pixelsense.infer.arrays import npy_header, open_idx, read_idx_chunks, read_npy
 from pixelsense.infer.chunk import Chunk, Unreadable
-from pixelsense.paths import Failure, kind_of
+from pixelsense.paths import Failure
 
 
 def read_all(items: Iterable[Path | Failure], chunk: int, images: Callable) -> Iterator[Chunk | Failure]:
@@ -19,7 +20,8 @@ def read_all(items: Iterable[Path | Failure], chunk: int, images: Callable) -> I
     Failures, in order (``decoding.Decoder``: in this process or a pool)."""
     files: list[Path] = []  # image files in a row go together, so that a pool has work to share
     for item in items:
-        if isinstance(item, Path) and kind_of(item) == "image":
+        kind = "" if isinstance(item, Failure) else kind_of(item)
+        if kind == "image":
             files.append(item)
             continue
         if files:
@@ -29,9 +31,9 @@ def read_all(items: Iterable[Path | Failure], chunk: int, images: Callable) -> I
             yield item
             continue
         try:
-            if kind_of(item) == "npy":
+            if kind == "npy":
                 yield from read_npy(item, chunk)
-            elif kind_of(item) == "idx":
+            elif kind == "idx":
                 yield from read_idx_chunks(item, chunk)
             else:
                 yield Failure(str(item), "not an image, IDX or .npy file")

@@ -13,10 +13,10 @@ import numpy as np
 
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError
+from pixelsense.formats import IDX_LABELS, gzipped, labels_kind
 from pixelsense.infer.arrays import npy_header
 from pixelsense.paths import not_regular
 
-IDX_LABELS = b"\x00\x00\x08\x01"  # the magic number of an IDX file of uint8 labels
 WHAT = "IDX labels (.gz too), a .npy of class indices, or a CSV file,label"
 
 
@@ -24,20 +24,22 @@ class LabelError(PixelsenseError):
     """The --labels file cannot be used; the message says why."""
 
 
-def load_labels(path: str) -> dict[str, int] | list[int]:
-    """Labels by source (CSV) or in output order (IDX, .npy); LabelError when any of them is unusable."""
-    name = path.lower()
+def load_labels(path: str, most: int | None = None) -> dict[str, int] | list[int]:
+    """Labels by source (CSV) or in output order (IDX, .npy); LabelError when any of them is unusable, or
+    when an IDX or .npy file's header declares more than ``most`` (the images the inputs hold): refused
+    then before its body is read, so a small .gz that declares millions cannot fill the memory."""
     try:
         if problem := not_regular(Path(path)):
             raise LabelError(problem)
         if Path(path).stat().st_size == 0:
             raise LabelError(f"is empty; pass {WHAT}")
-        if name.endswith((".csv", ".csv.gz")):
+        kind = labels_kind(Path(path))  # by its first bytes: the name decides only where they do not
+        if kind == "csv":
             labels = _csv_labels(path)
-        elif name.endswith(".npy"):
-            labels = _npy_labels(path)
+        elif kind == "npy":
+            labels = _npy_labels(path, most)
         else:
-            labels = _idx_labels(path)
+            labels = _idx_labels(path, most)
     except LabelError as err:
         raise LabelError(f"--labels {path}: {err}.") from None
     except UnicodeDecodeError as err:
@@ -55,7 +57,7 @@ def load_labels(path: str) -> dict[str, int] | list[int]:
 
 
 def _open(path: str):
-    opener = gzip.open if path.lower().endswith(".gz") else open
+    opener = gzip.open if gzipped(Path(path)) else open
     return opener(path, "rt", encoding="utf-8-sig", newline="")  # a BOM from spreadsheet programs is fine
 
 
@@ -93,22 +95,35 @@ def _checked(values: np.ndarray) -> list[int]:
     return values.astype(int).tolist()
 
 
-def _npy_labels(path: str) -> list[int]:
+def _not_more(declared: int, most: int | None) -> None:
+    if most is not None and declared > most:  # more than can be predicted: said now
+        raise LabelError(f"holds {_many(declared, 'label')}, but the inputs hold at most "
+                         f"{_many(most, 'image')}, and IDX or .npy labels follow the output order, one per "
+                         "image; pass the labels of these inputs, or a CSV of file,label")  # fmt: skip
+
+
+def _many(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def _npy_labels(path: str, most: int | None) -> list[int]:
     try:
-        _, dtype = npy_header(Path(path))
+        shape, dtype = npy_header(Path(path))
     except ValueError as err:
         raise LabelError(str(err)) from None
+    _not_more(int(np.prod(shape)), most)
     if not np.issubdtype(dtype, np.integer):
         raise LabelError(f"holds {dtype} values; labels are integer class indices 0–{NUM_CLASSES - 1}")
     return _checked(np.load(path, mmap_mode="r", allow_pickle=False).reshape(-1))
 
 
-def _idx_labels(path: str) -> list[int]:
-    with (gzip.open if path.lower().endswith(".gz") else open)(path, "rb") as f:
+def _idx_labels(path: str, most: int | None) -> list[int]:
+    with (gzip.open if gzipped(Path(path)) else open)(path, "rb") as f:
         header = f.read(8)
         if header[:4] != IDX_LABELS or len(header) < 8:
             raise LabelError(f"is not {WHAT}")
         count = int.from_bytes(header[4:], "big")
+        _not_more(count, most)
         parts, left = [], count  # read in pieces: a header may promise far more than the file holds
         while left and (part := f.read(min(left, 1 << 20))):
             parts.append(part)

@@ -7,6 +7,7 @@ Imports onnxruntime, numpy, Pillow and simplejpeg only (no torch):
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import os
 import sys
@@ -20,13 +21,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pixelsense.errors import PixelsenseError, first_line
+from pixelsense.errors import PixelsenseError
 from pixelsense.files import check_not_input, file_in_the_way, names_a_folder, output, stream_fd
 from pixelsense.infer.chunk import Chunk
 from pixelsense.infer.decoding import Decoder, cores
-from pixelsense.infer.engine import ModelError, open_model
+from pixelsense.infer.engine import ModelError, open_model, probabilities, unpredicted
 from pixelsense.infer.inputs import count, read_all
-from pixelsense.infer.labels import LabelError, load_labels
+from pixelsense.infer.labels import load_labels
 from pixelsense.infer.output import Rows
 from pixelsense.paths import Failure, NoInputs, expand
 
@@ -104,10 +105,9 @@ def run(args: Request) -> int:
         runs, threads = _runs(args)
         # onnxruntime's threads wait for work without spinning, which would take the cores from the rows
         session, classes = open_model(args.model, args.provider, threads, spin=False)
-        labels = load_labels(args.labels) if args.labels else None
-        images = count(items) if sys.stderr.isatty() or isinstance(labels, list) else None
-        if isinstance(labels, list) and len(labels) > images:  # more than can be predicted: said now
-            raise LabelError(_not_these(args.labels, len(labels), images))
+        images = count(items) if sys.stderr.isatty() or args.labels else None
+        # IDX or .npy labels beyond what the inputs hold are refused from their header, before the body
+        labels = load_labels(args.labels, most=images) if args.labels else None
         total = images if sys.stderr.isatty() else None  # a progress bar only where someone watches
         stream = batches(read_all(items, args.batch_size, decode), args.batch_size)
         if args.output:
@@ -135,15 +135,6 @@ def _runs(args: Request) -> tuple[int, int | None]:
         return 1, args.threads
     runs = max(1, min(cores() // (args.threads or 1), IN_FLIGHT // args.batch_size))
     return runs, args.threads or max(1, cores() // runs)
-
-
-def _not_these(path: str, labels: int, images: int) -> str:
-    def many(n: int, what: str) -> str:
-        return f"{n:,} {what}{'' if n == 1 else 's'}"
-
-    return (f"--labels {path} holds {many(labels, 'label')}, but the inputs hold at most "
-            f"{many(images, 'image')}, and IDX or .npy labels follow the output order, one per image; pass "
-            "the labels of these inputs, or a CSV of file,label.")  # fmt: skip
 
 
 def _nothing(items: list[Failure]) -> str:
@@ -199,7 +190,13 @@ def _predict(
                 running.append((item, _start(runner, session, item, args.model)))
             while len(running) > runs or (item is None and running):
                 chunk, future = running.popleft()
-                labels = rows.write(future.result(), chunk)
+                chunk, found, lost, said = _usable(chunk, future, args.model)
+                failed += lost
+                for line in said:
+                    bar.write(f"predict.py: {line}", file=sys.stderr)
+                if lost:
+                    bar.set_postfix_str(f"{failed} failed", refresh=False)
+                labels = rows.write(found, chunk) if chunk.sources else []
                 done += len(labels)
                 if keep:
                     predictions += zip(chunk.sources, labels, strict=True)
@@ -221,14 +218,31 @@ def _start(runner: ThreadPoolExecutor, session, item: Chunk, model: str) -> Futu
 
 
 def _run(session, item: Chunk, model: str) -> np.ndarray:
-    """The batch's probabilities; ModelError if onnxruntime fails (the trial batch passed, so this is the
-    model's fault, not an input's)."""
+    return probabilities(session, item.images, model, item.sources[0])
+
+
+def _usable(chunk: Chunk, future: Future, model: str) -> tuple[Chunk, np.ndarray, int, list[str]]:
+    """The batch's images that have probabilities, those, how many images failed, and a line for each
+    failure: a batch the model fails on fails whole (one line), and an image it gives NaN fails alone, as
+    an image that cannot be read does."""
     try:
-        return session.run(["probabilities"], {"images": item.images[:, None]})[0]
-    except Exception as err:  # onnxruntime's errors share no base class
-        reason = first_line(err)
-        hint = "; try a smaller --batch-size" if "allocate" in reason.lower() else ""
-        raise ModelError(f"{model} failed on the batch from {item.sources[0]} ({reason}){hint}.") from None
+        found = future.result()
+    except ModelError as err:
+        return (
+            Chunk([], chunk.images[:0], []),
+            np.empty((0, 0)),
+            len(chunk.sources),
+            [str(err).rstrip(".") + "; left out."],
+        )
+    bad = unpredicted(found)
+    if not bad.any():
+        return chunk, found, 0, []
+    said = [f"{source}: {model} gives it no probabilities (NaN or infinity), so it has no class; left out."
+            for source in itertools.compress(chunk.sources, bad)]  # fmt: skip
+    keep = ~bad
+    kept = Chunk(list(itertools.compress(chunk.sources, keep)), chunk.images[keep],
+                 list(itertools.compress(chunk.polarities, keep)))  # fmt: skip
+    return kept, found[keep], int(bad.sum()), said
 
 
 def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> bool:
@@ -257,14 +271,27 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
     return True
 
 
+PREFIX = "predict.py: "  # what begins each failure line on stderr
+EXIT_NOTHING = 2
+
+
+class NotAllPredicted(PixelsenseError):
+    """predict_quietly's inputs were not all predicted; the message gives predict.py's reason."""
+
+
 def predict_quietly(model: str, inputs: list[str], output: str, workers: int | None = None) -> None:
-    """``run`` with what it prints discarded, for callers that read its ``output`` (photos.py, the benches);
-    RuntimeError unless every input was predicted, since their inputs are their own."""
+    """``run`` with what it prints kept back, for callers that read its ``output`` (photos.py, the benches);
+    NotAllPredicted, with predict.py's own reason, unless every input was predicted, since their inputs are
+    their own."""
     request = Request(model, inputs, output, **({"workers": workers} if workers else {}))
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+    said = io.StringIO()
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(said):
         try:
-            code = run(request)
+            code, ended = run(request), None
         except PixelsenseError as err:
-            raise RuntimeError(f"predict.py on {', '.join(inputs)}: {err}") from None
-    if code != 0:
-        raise RuntimeError(f"predict.py on {', '.join(inputs)} exited with {code}")
+            code, ended = EXIT_NOTHING, str(err)
+    if code != 0:  # the first failure's line says why, where there is one (the stderr of a run is hidden)
+        failures = [line for line in said.getvalue().splitlines() if line.startswith(PREFIX)]
+        reason = failures[0].removeprefix(PREFIX) if failures else ended or f"exit {code}"
+        raise NotAllPredicted(f"predict.py did not predict every image of {', '.join(inputs)}; the first "
+                              f"reason: {reason}")  # fmt: skip

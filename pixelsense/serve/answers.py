@@ -9,6 +9,7 @@ import numpy as np
 from pixelsense.errors import PixelsenseError
 from pixelsense.infer import looks
 from pixelsense.infer.chunk import Chunk
+from pixelsense.infer.engine import ModelError
 from pixelsense.infer.images import read_uploads
 from pixelsense.serve.models import Served
 
@@ -35,7 +36,11 @@ def predict_uploads(models: list[Served], uploads: list[tuple[str, bytes]], inve
         if not isinstance(item, Chunk):
             results.append({"file": item.source, "error": f"{item.source} {item.reason}"})
             continue
-        answers = {model.name: model.predict(item.images) for model in models}
+        try:
+            answers = {model.name: model.predict(item.images, item.sources[0]) for model in models}
+        except ModelError as err:  # this picture only: the others go on, as in predict.py
+            results.append({"file": item.sources[0], "error": str(err)})
+            continue
         for at, name in enumerate(item.sources):
             results.append({
                 "file": name, "polarity": item.polarities[at], "picture": item.images[at].tolist(),
@@ -55,7 +60,7 @@ def explain_upload(models: list[Served], upload: tuple[str, bytes], invert: str)
     picture, moved = item.images[0], looks.shifted(item.images[0])
     answers = {}
     for model in models:
-        probabilities = model.predict(np.concatenate([picture[None], moved]))
+        probabilities = model.predict(np.concatenate([picture[None], moved]), item.sources[0])
         label = int(probabilities[0].argmax())
         answers[model.name] = {
             "predictions": guesses(model, probabilities[0], EXPLAINED),

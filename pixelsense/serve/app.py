@@ -21,6 +21,7 @@ from starlette.formparsers import MultiPartParser
 
 from pixelsense import __version__
 from pixelsense.constants import NUM_CLASSES
+from pixelsense.infer.engine import ModelError
 from pixelsense.serve.answers import Unusable, explain_upload, predict_uploads
 from pixelsense.serve.models import Served
 
@@ -89,7 +90,10 @@ def create_app(models: list[Served], threads: int) -> FastAPI:
         schema, but checking a 28×28 picture's 784 numbers each time would cost more than predicting it."""
         try:
             return JSONResponse(await anyio.to_thread.run_sync(partial(call, models, *args), limiter=limiter))
-        except Unusable as err:
+        except (
+            Unusable,
+            ModelError,
+        ) as err:  # ModelError: the model fails on this picture (its trial passed)
             raise HTTPException(422, str(err)) from None
 
     @app.get("/api/v1/health")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.errors import PixelsenseError
-from pixelsense.infer.engine import open_model
+from pixelsense.infer.engine import ModelError, open_model, probabilities, unpredicted
 
 
 @dataclass
@@ -21,9 +21,15 @@ class Served:
     classes: list[str]
     card: dict
 
-    def predict(self, pictures: np.ndarray) -> np.ndarray:
-        """uint8 pictures ``[N, 28, 28]`` → probabilities ``[N, classes]``."""
-        return self.session.run(["probabilities"], {"images": pictures[:, None]})[0]
+    def predict(self, pictures: np.ndarray, source: str = "the upload") -> np.ndarray:
+        """uint8 pictures ``[N, 28, 28]`` (of ``source``) → probabilities ``[N, classes]``; ModelError where
+        the model fails on them or gives one no probabilities (NaN), as predict.py fails such an image."""
+        found = probabilities(self.session, pictures, self.name, source)
+        if unpredicted(found).any():
+            raise ModelError(
+                f"{self.name} gives {source} no probabilities (NaN or infinity), so it has no class."
+            )
+        return found
 
 
 def open_models(paths: list[str]) -> list[Served]:

@@ -47,17 +47,24 @@ def onnx_predictor(path: str | os.PathLike, threads: int | None = None) -> Predi
     from pixelsense.infer.engine import open_model
 
     session, _ = open_model(str(path), "cpu", threads)
-    return session_predictor(session)
+    return session_predictor(session, str(path))
 
 
-def session_predictor(session) -> Predictor:
-    """An onnxruntime session on a pixelsense export, run in batches."""
+def session_predictor(session, name: str) -> Predictor:
+    """An onnxruntime session on a pixelsense export, run in batches (ModelError, naming ``name``, where
+    onnxruntime fails on one)."""
+    from pixelsense.infer.engine import ModelError, probabilities, unpredicted
 
     def predict(images: Tensor) -> Tensor:
-        pixels = images.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).numpy()
+        pixels = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE).numpy()
         starts = range(0, len(pixels), BATCH)
-        parts = [session.run(["probabilities"], {"images": pixels[i : i + BATCH]})[0] for i in starts]
-        return torch.from_numpy(np.concatenate(parts))
+        found = np.concatenate(
+            [probabilities(session, pixels[i : i + BATCH], name, f"image {i}") for i in starts]
+        )
+        if (bad := np.flatnonzero(unpredicted(found))).size:  # argmax would count it as class 0, quietly
+            raise ModelError(f"{name} gives image {bad[0]} (and {bad.size - 1} more) no probabilities "
+                             "(NaN or infinity), so its scores would be wrong; export it again.")  # fmt: skip
+        return torch.from_numpy(found)
 
     return predict
 

@@ -171,7 +171,7 @@ def _measure_shifts(models: dict[str, list], images: Tensor, labels: Tensor, thr
     from pixelsense.train.export import ort_session
 
     predictors = {
-        name: [session_predictor(ort_session(model, images, threads)) for model in ms]
+        name: [session_predictor(ort_session(model, images, threads), name) for model in ms]
         for name, ms in models.items()
     }
     return {name: shift_curves(ps, images, labels) for name, ps in predictors.items()}, predictors

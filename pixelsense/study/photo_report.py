@@ -114,6 +114,7 @@ def _figure(model: str, images: np.ndarray, labels: np.ndarray, path: str, seed:
 
     from pixelsense.files import output
     from pixelsense.infer.engine import open_model
+    from pixelsense.infer.engine import probabilities as predicted
     from pixelsense.infer.images import load_image
 
     session, classes = open_model(model, "cpu", None)
@@ -126,7 +127,7 @@ def _figure(model: str, images: np.ndarray, labels: np.ndarray, path: str, seed:
             folder = write_set(images[item], labels[item], name, Path(tmp), seed)
             file = next(p for p in folder.iterdir() if p.name.startswith("00000"))
             small, polarity = load_image(file)
-            probabilities = session.run(["probabilities"], {"images": small[None, None]})[0][0]
+            probabilities = predicted(session, small[None], model, str(file))[0]
             left = 8 + column * (2 * cell + 16)
             with Image.open(file) as im:
                 im.thumbnail((cell, cell))

@@ -2,7 +2,9 @@
 traceback, and nothing on disk damaged (tests/badinput.py says what each row must show).
 
 The rows live by command family: tests/bad_inference.py (predict), tests/bad_setup.py (get_data, flags,
-configs, export, evaluate, bench) and tests/bad_training.py (fit, resume, checkpoints, compare, explain).
+configs, export, evaluate, bench), tests/bad_training.py (fit, resume, checkpoints, compare, explain) and
+tests/bad_models.py (models, in every command that runs one) and tests/bad_formats.py (files whose names
+are not what they are).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_formats import ROWS as FORMATS
 from bad_inference import ROWS as INFERENCE
+from bad_models import ROWS as MODELS
 from bad_setup import ROWS as SETUP
 from bad_training import ROWS as TRAINING
 from badinput import Bad, check, snapshot
@@ -22,7 +26,7 @@ from PIL import Image
 
 from pixelsense import cli
 
-ROWS = [*INFERENCE, *SETUP, *TRAINING]
+ROWS = [*INFERENCE, *FORMATS, *SETUP, *TRAINING, *MODELS]
 MAINS = {
     "fit": cli.fit_main, "get_data": cli.get_data_main, "export": cli.export_main,
     "evaluate": cli.evaluate_main, "compare": cli.compare_main, "explain": cli.explain_main,

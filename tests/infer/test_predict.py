@@ -311,7 +311,7 @@ def test_labels_that_do_not_fit_are_said_so(tmp_path, model_path, capsys):
     np.save(tmp_path / "long.npy", np.arange(6) % 10)
     assert predict(model_path, tmp_path / "x.npy", "--labels", tmp_path / "long.npy", "--output", out) == 2
     captured = capsys.readouterr()
-    assert "long.npy holds 6 labels, but the inputs hold at most 4 images" in captured.err
+    assert "long.npy: holds 6 labels, but the inputs hold at most 4 images" in captured.err
     assert not out.exists() and "Traceback" not in captured.err
     np.save(tmp_path / "flat.npy", np.zeros((3, 784), np.uint8))  # declares 3 images, but fails: 4 predicted
     np.save(tmp_path / "four.npy", np.arange(4))

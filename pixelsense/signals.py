@@ -3,9 +3,12 @@ whatever it had half-written."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 STOPPED = 130  # the exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,8 +30,13 @@ _received: list[int] = []  # the signal that stopped the command, if one did
 def _stop(signum: int, frame) -> None:
     for each in SIGNALS:  # a second Ctrl-C must not interrupt the clean-up the first one started
         signal.signal(each, signal.SIG_IGN)
+    if _done[0]:  # the body has returned: what it did stands, and its handlers are being put back
+        return
     _received[:] = [signum]
     raise Stopped(signum)
+
+
+_done = [False]  # whether the running body has returned (set with no call between: no signal can land)
 
 
 _left: list[str | Callable[[], str]] = []  # what a stop now leaves the user with, said by the command
@@ -42,11 +50,14 @@ def if_stopped(left: str | Callable[[], str]) -> None:
 def stoppable(script: str, main: Callable[[], int], left: str = "nothing was half-written") -> int:
     """Run ``main`` (a command's body, returning its exit code) so that a signal ends it with one line on
     stderr and exit 130, saying what the user is left with (``left``, or what the body said since with
-    ``if_stopped``)."""
-    _left[:], _received[:] = [left], []
+    ``if_stopped``). In a command line's own process (``early`` ran), a signal after the body is done, while
+    the interpreter shuts down, ends it at once with the body's exit code: what it wrote is whole."""
+    _left[:], _received[:], _done[0] = [left], [], False
     before = {each: signal.signal(each, _stop) for each in SIGNALS}
+    code = None
     try:
-        return main()
+        code = main()
+        _done[0] = True
     except (Stopped, KeyboardInterrupt, Exception) as err:
         # A signal that lands inside a C extension (onnxruntime's import) can come out as its own error.
         if not isinstance(err, Stopped | KeyboardInterrupt) and not _received:
@@ -54,7 +65,76 @@ def stoppable(script: str, main: Callable[[], int], left: str = "nothing was hal
         name = signal.Signals(_received[0]).name if _received else "SIGINT"
         said = _left[0]
         print(f"\n{script}: stopped by {name}; {said() if callable(said) else said}.", file=sys.stderr)
-        return STOPPED
+        code = STOPPED
     finally:
+        _done[0] = True  # a signal from here on stops nothing: the handlers are put back
         for each, handler in before.items():
-            signal.signal(each, handler)
+            # In a command line's process, once the body is done: a handler that exits at once with its code.
+            done = handler is _early and code is not None
+            signal.signal(each, _exiting(code) if done else handler)
+    return code
+
+
+def early() -> None:
+    """Where this process is a pixelsense command line (not pytest, not a notebook that imports the
+    package): from now until the command's own handling starts, a signal is one line and exit 130, not a
+    KeyboardInterrupt traceback or a silent 143. Called first thing by ``pixelsense.cli``, before the
+    commands' imports."""
+    if command_line() is None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    for each in SIGNALS:
+        signal.signal(each, _early)
+    # The last of the exit handlers (they run last registered first): from here on the interpreter frees
+    # itself in C, where Python resets a handler to the default and a signal would kill it (exit -2, no
+    # line) with its work done. Ignored there, the exit code stays the command's.
+    atexit.register(_ignore)
+
+
+def _ignore() -> None:
+    for each in SIGNALS:
+        signal.signal(each, signal.SIG_IGN)
+
+
+def command_line() -> str | None:
+    """The command this process runs, as its messages name it (``get_data.py`` for ``pixelsense-get-data``
+    and ``scripts/get_data.py``), or None where ``sys.argv[0]`` names no pixelsense command."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    stem = name.removeprefix("pixelsense-").removesuffix(".py").replace("-", "_")
+    ours = name.startswith("pixelsense-") or name.endswith(".py")
+    return f"{stem}.py" if ours and stem in COMMANDS else None
+
+
+COMMANDS = {
+    "bench",
+    "compare",
+    "evaluate",
+    "explain",
+    "export",
+    "fit",
+    "get_data",
+    "photos",
+    "predict",
+    "serve",
+}  # fmt: skip (scripts/*.py and the pixelsense-* console scripts of pyproject.toml)
+
+
+def _early(signum: int, frame) -> None:
+    _exit_now(f"\n{command_line()}: stopped by {signal.Signals(signum).name}; nothing was done.", STOPPED)
+
+
+def _exiting(code: int) -> Callable:
+    """A handler for a signal that comes after the command's body is done: exit at once with its code."""
+    return lambda signum, frame: _exit_now(None, code)
+
+
+def _exit_now(line: str | None, code: int) -> None:
+    """End the process now (no clean-up is left to do), after the streams are flushed and ``line`` said."""
+    try:
+        if line:
+            print(line, file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # a closed pipe, a closed stream: nothing more can be said
+        pass
+    os._exit(code)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from pixelsense.cli.command import command
 from pixelsense.files import atomic_files, atomic_path
-from pixelsense.signals import STOPPED, if_stopped, stoppable
+from pixelsense.signals import STOPPED, command_line, if_stopped, stoppable
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -72,3 +75,48 @@ def test_a_signal_that_a_library_turns_into_its_own_error_is_still_a_stop(capsys
 
     assert stoppable("predict.py", main) == STOPPED
     assert capsys.readouterr().err.strip() == "predict.py: stopped by SIGTERM; nothing was half-written."
+
+
+def _as_command(tmp_path, body: str, name: str = "predict.py") -> subprocess.CompletedProcess:
+    """Run ``body`` as a pixelsense command line would run: a script named ``name`` that imports
+    pixelsense.cli first."""
+    script = tmp_path / name
+    script.write_text("import os, signal, sys, atexit, threading, time\nimport pixelsense.cli\n" + body)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_before_the_command_runs_is_one_line_and_exit_130(tmp_path, signum):
+    # What a Ctrl-C in the first 100 ms met: the imports before the command's own handling started.
+    done = _as_command(
+        tmp_path, f"os.kill(os.getpid(), {int(signum)})\ntime.sleep(30)\nprint('not stopped')\n"
+    )
+    assert (done.returncode, done.stdout) == (STOPPED, "")
+    assert done.stderr.strip() == f"predict.py: stopped by {signal.Signals(signum).name}; nothing was done."
+
+
+@pytest.mark.parametrize("when", ["exit handler", "thread joined at exit"])
+def test_a_signal_after_the_command_is_done_keeps_its_exit_code_and_says_nothing(tmp_path, when):
+    # What a Ctrl-C just after export had written its file met: exit 130 with no line, or a traceback.
+    late = (
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))"
+        if when == "exit handler"
+        else "threading.Thread(target=lambda: (time.sleep(0.5), os.kill(os.getpid(), signal.SIGINT))).start()"
+    )
+    body = (
+        f"from pixelsense.cli.command import command\n@command('export.py')\ndef main(argv):\n"
+        f"    {late}\n    print('written')\n    return 0\nsys.exit(main())\n"
+    )
+    done = _as_command(tmp_path, body, "export.py")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "written\n", "")
+
+
+def test_only_a_pixelsense_command_line_takes_the_signals_at_import():
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # pytest imported pixelsense.cli
+    with pytest.MonkeyPatch.context() as patch:
+        for argv0, name in [("scripts/get_data.py", "get_data.py"), ("/venv/bin/pixelsense-get-data", "get_data.py"),
+                            ("pixelsense-predict", "predict.py"), ("pytest", None), ("other.py", None),
+                            ("", None)]:  # fmt: skip
+            patch.setattr(sys, "argv", [argv0])
+            assert command_line() == name, argv0

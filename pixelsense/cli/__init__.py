@@ -7,10 +7,14 @@ May import every part of pixelsense. Importing this package imports no torch (ea
 needs when it runs), so ``pixelsense-predict`` runs on the light install and the training commands there say
 ``pip install 'pixelsense[train]'``."""
 
-from pixelsense.cli.bench import bench_main
-from pixelsense.cli.inference import evaluate_main, export_main, photos_main, predict_main
-from pixelsense.cli.serve import serve_main
-from pixelsense.cli.training import compare_main, explain_main, fit_main, get_data_main
+from pixelsense import signals
+
+signals.early()  # before the commands' imports: a Ctrl-C from the first moment is one line, not a traceback
+
+from pixelsense.cli.bench import bench_main  # noqa: E402
+from pixelsense.cli.inference import evaluate_main, export_main, photos_main, predict_main  # noqa: E402
+from pixelsense.cli.serve import serve_main  # noqa: E402
+from pixelsense.cli.training import compare_main, explain_main, fit_main, get_data_main  # noqa: E402
 
 __all__ = ["bench_main", "compare_main", "evaluate_main", "explain_main", "export_main", "fit_main",
            "get_data_main", "photos_main", "predict_main", "serve_main"]  # fmt: skip

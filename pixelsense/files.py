@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -187,12 +188,70 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def cannot_write(err: OSError, option: str) -> str:
-    """One sentence for an OSError met while writing where ``option`` points: what, where, and what to do."""
-    where = err.filename or f"the {option}"
+_DESTINATIONS: dict[str, Path] = {}  # option → where this command writes with it (``destination``)
+
+
+def destination(option: str, path: str | os.PathLike) -> None:
+    """Say that this command writes at ``path`` (a file or a folder) because of ``option``, so that an error
+    while writing there names that option, and not another."""
+    _DESTINATIONS[option] = Path(os.path.abspath(path))
+
+
+def forget_destinations() -> None:
+    _DESTINATIONS.clear()
+
+
+def cannot_write(err: OSError, option: str | None = None) -> str:
+    """One sentence for an OSError met while writing: what, where, and what to do: pick another of the
+    option whose ``destination`` holds the path (else ``option``), or, in the temporary folder, TMPDIR."""
+    if err.filename is None and len(_DESTINATIONS) == 1:  # a failed write names no file: where it went
+        ((option, place),) = _DESTINATIONS.items()
+        err = OSError(err.errno, err.strerror, str(place))
+    where = err.filename or (f"the {option}" if option else "writing")
+    if err.filename is not None:
+        path = Path(os.path.abspath(err.filename))
+        inside = [name for name, place in _DESTINATIONS.items() if path == place or place in path.parents]
+        option = max(inside, key=lambda name: len(_DESTINATIONS[name].parts)) if inside else option
+        if option is None and Path(tempfile.gettempdir()).resolve() in path.resolve().parents:
+            option = "temporary folder (set TMPDIR)"
+    other = f"pick another {option}" if option else "free some space or write elsewhere"
     if err.errno == errno.ENOSPC:
-        return f"{where}: the disk is full; free some space or pick another {option}."
-    return f"{where}: {err.strerror or err}; pick another {option}."
+        return f"{where}: the disk is full; free some space or {other.removeprefix('free some space or ')}."
+    return f"{where}: {err.strerror or err}; {other}."
+
+
+def output_folder(option: str, folder: str | os.PathLike) -> Path:
+    """The one check of an output folder, which every command runs before any work: PixelsenseError, in one
+    sentence naming ``option``, where a file (a FIFO, a broken link) is at ``folder`` or one of its parents,
+    so that it cannot be made; and the folder noted as the option's ``destination``."""
+    folder = Path(folder)
+    if problem := folder_problem(option, folder):
+        raise PixelsenseError(problem + ".")
+    destination(option, folder)
+    return folder
+
+
+def output_file(option: str, path: str | os.PathLike) -> None:
+    """The one check of an output file's folder, before any work: PixelsenseError, in one sentence naming
+    ``option``, where a file is in the way of the folder the file goes in; the file noted as the option's
+    ``destination``."""
+    if (blocked := file_in_the_way(Path(path).parent)) is not None:
+        raise PixelsenseError(f"{option} {path} cannot be written: {blocked} is a file, not a folder; pick "
+                              f"another {option}.")  # fmt: skip
+    destination(option, path)
+
+
+def folder_problem(option: str, folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` (given as ``option``) cannot be an output folder, or None."""
+    from pixelsense.paths import not_regular
+
+    folder = Path(folder)
+    blocked = file_in_the_way(folder)
+    if blocked is None:
+        return None
+    what = f"{not_regular(blocked) or 'is a file'}, not a folder"
+    where = f"{option} {folder}" + ("" if blocked == folder else f" cannot be made: {blocked}")
+    return f"{where} {what}; pick another {option}"
 
 
 OURS = (".ckpt", ".json", ".onnx")  # what fit.py writes in its folder: partial copies of these are swept

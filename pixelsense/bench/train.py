@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import TensorBoardLogger
 
 from pixelsense.bench import device_name, seconds, sync
 from pixelsense.bench.bare import BareLoop
 from pixelsense.train.config import FitConfig
 from pixelsense.train.hardware import hardware
+from pixelsense.train.logger import RunLogger
 from pixelsense.train.run import build, make_trainer
 
 WARMUP = 1  # epochs of each side not counted
@@ -94,7 +94,7 @@ def measure(model: str, rounds: int, data_dir: str, download: bool) -> dict:
         device = torch.device("cpu" if accelerator == "cpu" else "cuda")
         total = math.ceil(len(data.train_set) / cfg.batch_size) * cfg.epochs
         clock = Alternate(BareLoop(cfg, data.train_set, data.val_set, device, precision, total), device)
-        logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
+        logger = RunLogger(cfg.logdir, cfg.model)
         trainer, _ = make_trainer(cfg, logger, extra=[clock])
         trainer.fit(module, datamodule=data)
     median = {side: statistics.median(clock.epochs(side)[WARMUP:]) for side in clock.phases}

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from pixelsense.errors import PixelsenseError
-from pixelsense.files import cannot_write
+from pixelsense.files import cannot_write, forget_destinations
 from pixelsense.signals import stoppable
 
 EXIT_ERROR = 2  # a problem the user can fix: nothing was done
@@ -21,11 +21,12 @@ def say(script: str, message: str) -> int:
     return EXIT_ERROR
 
 
-def command(script: str, writes: str | None = None) -> Callable:
+def command(script: str, writes: str | bool = False) -> Callable:
     """Run a command's ``main(argv) -> exit code`` so that a PixelsenseError is one line and exit 2, an
-    OSError while writing where ``writes`` points is one line naming the path (a full disk says so), Ctrl-C
-    or SIGTERM is one line and exit 130, and a missing training dependency says how to install it.
-    Anything else is a bug and keeps its traceback."""
+    OSError while writing (a command with ``writes``) is one line naming the path and the option whose
+    ``files.destination`` holds it, else ``writes`` where that is an option (a full disk says so), Ctrl-C or
+    SIGTERM is one line and exit 130, and a missing training dependency says how to install it. Anything
+    else is a bug and keeps its traceback."""
 
     def wrap(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
         @functools.wraps(main)
@@ -34,6 +35,7 @@ def command(script: str, writes: str | None = None) -> Callable:
                 sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the process's life)
 
             def body() -> int:
+                forget_destinations()  # each run names its own
                 try:
                     return main(argv)
                 except PixelsenseError as err:
@@ -44,9 +46,9 @@ def command(script: str, writes: str | None = None) -> Callable:
                     return say(script, f"{err.name} is not installed: this command needs the training "
                                "stack; pip install 'pixelsense[train]'.")  # fmt: skip
                 except OSError as err:
-                    if writes is None:
+                    if not writes:
                         raise
-                    return say(script, cannot_write(err, writes))
+                    return say(script, cannot_write(err, None if writes is True else writes))
 
             return stoppable(script, body)
 

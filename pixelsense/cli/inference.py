@@ -116,17 +116,14 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     data_options(parser)
     args = parser.parse_args(argv)
 
-    from pixelsense.files import check_not_input, file_in_the_way
+    from pixelsense.files import check_not_input, output_folder
     from pixelsense.study import evaluate
     from pixelsense.train.data import official_test_set
     from pixelsense.train.report import as_text
 
     model_path = args.ckpt or args.onnx
     out_dir = Path(args.output_dir or evaluate.default_output_dir(model_path))
-    blocked = file_in_the_way(out_dir)  # refused now, not after the whole test set has run
-    if blocked is not None:
-        raise PixelsenseError(f"{blocked} is a file, so the report cannot go in {out_dir}; pick another "
-                              "--output-dir.")  # fmt: skip
+    output_folder("--output-dir", out_dir)  # refused now, not after the whole test set has run
     what = "the --ckpt checkpoint" if args.ckpt else "the --onnx model"
     for name in evaluate.FILES:  # a model named report.json in --output-dir would be replaced by the report
         check_not_input(out_dir / name, [model_path], "--output-dir", what)
@@ -140,7 +137,13 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-@command("photos.py", writes="--json")
+def _left_by_photos(out: Path | None) -> str:
+    """What a stopped photos.py leaves: the sets made so far in --out, or nothing."""
+    made = sum(1 for p in out.rglob("*") if p.is_file()) if out and out.is_dir() else 0
+    return f"--out {out} keeps the {made:,} files of the sets made so far" if made else "nothing was written"
+
+
+@command("photos.py", writes=True)
 def photos_main(argv: list[str] | None = None) -> int:
     """``python scripts/photos.py``: predict.py's accuracy on synthetic photo sets made from test items."""
     parser = Parser(
@@ -168,25 +171,28 @@ def photos_main(argv: list[str] | None = None) -> int:
     data_options(parser)
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else None
-    if out and out.exists() and (not out.is_dir() or any(out.iterdir())):  # its files would be replaced
+    if out and out.is_dir() and any(out.iterdir()):  # its files would be replaced
         raise PixelsenseError(f"--out {out} exists and is not an empty folder; photos.py writes its sets "
                               "only into a new or empty one.")  # fmt: skip
     if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
         raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
 
-    from pixelsense.files import check_writable, stream_fd
+    from pixelsense.files import check_writable, output_file, output_folder, stream_fd
     from pixelsense.infer import photo
     from pixelsense.study import photo_report
     from pixelsense.study.photosets import test_items
 
+    if out:
+        output_folder("--out", out)
     for option, where in (("--json", args.json), ("--figure", args.figure)):  # refused now, not after the run
         if where and stream_fd(where) is not None:  # written where that stream goes, as it is
             continue
         if where and Path(where).is_dir():
             raise PixelsenseError(f"{option} {where} is a folder; name a file.")
         if where:
+            output_file(option, where)
             check_writable(Path(where).parent)
-    if_stopped("nothing was written")
+    if_stopped(lambda: _left_by_photos(out))
     images, labels = test_items(args.data_dir, args.download)
     sharpen = photo.SHARPEN if args.sharpen is None else args.sharpen
     results = photo_report.score(args.models, images, labels, args.count, args.seed, args.out, sharpen)

@@ -31,7 +31,7 @@ def get_data_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-@command("fit.py", writes="--checkpoint-dir or --logdir")
+@command("fit.py", writes=True)  # the option whose folder it is (train.checks.folder_problems)
 def fit_main(argv: list[str] | None = None) -> int:
     """``python scripts/fit.py``: the exit code (0 done, 2 a problem the user can fix, 130 stopped)."""
     from pixelsense.train.checks import folder_problems
@@ -54,7 +54,7 @@ def _left_by_fit(cfg: FitConfig) -> str:
     return "no epoch had finished, so there is nothing to resume"
 
 
-@command("compare.py", writes="--output-dir")
+@command("compare.py", writes=True)
 def compare_main(argv: list[str] | None = None) -> int:
     """``python scripts/compare.py``: the ANN against the CNN, as report.md, figures and report.json files."""
     parser = Parser(description="Compare the ANN and the CNN on the official test set: train them (or take "
@@ -76,9 +76,12 @@ def compare_main(argv: list[str] | None = None) -> int:
     if args.ann and args.seeds is not None:
         parser.error("--seeds trains new runs; drop it when you pass --ann and --cnn checkpoints")
 
+    from pixelsense.files import output_folder
     from pixelsense.study.compare import FILES, check_checkpoints, evaluate_runs, write_comparison
     from pixelsense.study.summary import conclusion
     from pixelsense.train.data import official_test_set
+
+    output_folder("--output-dir", args.output_dir)  # refused now, not after the runs
 
     if_stopped(KEPT_RUNS)
     if args.ann:
@@ -99,7 +102,7 @@ def compare_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-@command("explain.py", writes="--output-dir")
+@command("explain.py", writes=True)
 def explain_main(argv: list[str] | None = None) -> int:
     """``python scripts/explain.py``: the controlled experiments behind "why the CNN wins"."""
     parser = Parser(
@@ -117,7 +120,11 @@ def explain_main(argv: list[str] | None = None) -> int:
     measuring_options(parser, "the measurements")
     args = parser.parse_args(argv)
 
+    from pixelsense.files import destination, output_folder
     from pixelsense.study.explain import FILES, explain
+
+    output_folder("--output-dir", args.output_dir)  # refused now, not after the runs
+    destination("--compare-dir", args.compare_dir)  # where it trains the runs it does not find
 
     if_stopped(KEPT_RUNS)
     command_line = " ".join(["python scripts/explain.py", *(sys.argv[1:] if argv is None else argv)])

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pixelsense.errors import PixelsenseError
-from pixelsense.files import check_not_input, file_in_the_way, names_a_folder, output, stream_fd
+from pixelsense.files import check_not_input, names_a_folder, output, output_file, stream_fd
 from pixelsense.infer.chunk import Chunk
 from pixelsense.infer.decoding import Decoder, cores
 from pixelsense.infer.engine import ModelError, open_model, probabilities, unpredicted
@@ -158,8 +158,7 @@ def _check_output(args: Request, files: list) -> None:
         raise OutputError(f"--output {args.output} names a folder; name a file, such as {example}.")
     if stream_fd(args.output) is None and output.exists() and not output.is_file():  # a FIFO, a device
         raise OutputError(f"--output {output} is not a regular file; leave --output out to write to stdout.")
-    if blocker := file_in_the_way(output.parent):
-        raise OutputError(f"--output {output}: {blocker} is a file, not a folder; choose another --output.")
+    output_file("--output", output)
 
 
 def _predict(

@@ -7,7 +7,6 @@ import math
 import os
 import types
 import typing
-from pathlib import Path
 
 from pixelsense.constants import ARCHS, IMAGE_SIZE, NUM_CLASSES, SCHEDULES
 from pixelsense.train.hardware import device_kind
@@ -196,18 +195,14 @@ def _strategy_problems(strategy: str) -> list[str]:
 def folder_problems(cfg) -> list[str]:
     """--checkpoint-dir or --logdir where a file (or a FIFO, or a broken link) is in the way of the folder,
     or of one of its parents: nothing could be written there, so it is refused before any work."""
-    from pixelsense.files import file_in_the_way
-    from pixelsense.paths import not_regular
+    from pixelsense.files import destination, folder_problem
 
     problems = []
     for name in ("checkpoint_dir", "logdir"):
         folder, flag = getattr(cfg, name), option(name)
-        blocked = file_in_the_way(folder)
-        if blocked is None:
-            continue
-        what = f"{not_regular(blocked) or 'is a file'}, not a folder"
-        where = f"{flag} {folder}" + ("" if blocked == Path(folder) else f" cannot be made: {blocked}")
-        problems.append(f"{where} {what}; pick another {flag}")
+        destination(flag, folder)  # a write error there names this option
+        if problem := folder_problem(flag, folder):
+            problems.append(problem)
     return problems
 
 

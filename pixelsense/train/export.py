@@ -59,17 +59,14 @@ def check_destination(out: str | os.PathLike, ckpt: str | os.PathLike, data_dir:
     """Refuse an ``--out`` that cannot be written, that is one of the files the export reads (the
     checkpoint, the test set) by any path or link, that is not a plain file (a device, a FIFO) or that is
     not named .onnx, before any work: ExportError, or OutputIsInput."""
-    from pixelsense.files import check_not_input, file_in_the_way
+    from pixelsense.files import check_not_input, output_file
     from pixelsense.paths import not_regular
     from pixelsense.train.sources import SHA256, raw_dir
 
     out = Path(out)
     if out.is_dir():
         raise ExportError(f"--out {out} is a folder; name the file to write, e.g. {out / 'model.onnx'}.")
-    blocked = file_in_the_way(out.parent)
-    if blocked is not None:
-        raise ExportError(f"--out {out} cannot be written: {blocked} is a file, not a folder; pick another "
-                          "--out.")  # fmt: skip
+    output_file("--out", out)
     check_not_input(out, [ckpt], "--out", "the --ckpt checkpoint")
     check_not_input(out, [raw_dir(data_dir) / name for name in SHA256], "--out", "a Fashion-MNIST file")
     problem = not_regular(out)

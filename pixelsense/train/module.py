@@ -161,9 +161,7 @@ class Classifier(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         total, correct, seen = self.trainer.strategy.reduce(self.train_sums, reduce_op="sum")  # DDP ranks
-        self._write(
-            {"train/loss_epoch": total / seen, "train/acc": correct / seen, "epoch": self.current_epoch}
-        )
+        self._write({"train/loss_epoch": total / seen, "train/acc": correct / seen})
 
     def _write(self, values: dict) -> None:
         """Values into the logger at the current optimizer step (TensorBoard's x axis). Lightning would log
@@ -244,12 +242,15 @@ class Classifier(pl.LightningModule):
         shown = {f"{stage}/loss", f"{stage}/acc"}  # on the progress bar; precision, recall, F1 only logged
         # logger None, not True: to the logger when there is one, without Lightning's warning when not.
         to_logger = False if fitting else None
-        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=to_logger)
+        # sync_dist: the torchmetrics values are synced already (the same on every rank, so their mean is
+        # theirs), and Lightning warns of any epoch-level tensor logged without it under DDP.
+        self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True, logger=to_logger,
+                      sync_dist=True)  # fmt: skip
         if fitting:
-            self._write({**values, "epoch": self.current_epoch})
+            self._write(values)
             return
         rest = {k: v for k, v in values.items() if k not in shown}
-        self.log_dict({**rest, "epoch": float(self.current_epoch), "step": float(self.global_step)})
+        self.log_dict({**rest, "step": float(self.global_step)}, sync_dist=True)
 
     def _last_epoch(self) -> bool:
         """Whether this is the run's final epoch (its figures are drawn once, at the end: a figure costs

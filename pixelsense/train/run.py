@@ -12,7 +12,6 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
-from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
@@ -31,6 +30,7 @@ from pixelsense.train.checkpoint_io import CheckpointWriter, wait_for_writes
 from pixelsense.train.config import ConfigError, FitConfig
 from pixelsense.train.data import FashionMNISTDataModule
 from pixelsense.train.hardware import device_line, hardware
+from pixelsense.train.logger import RunLogger
 from pixelsense.train.module import Classifier
 from pixelsense.train.resume import ResumeError, resume_path
 from pixelsense.train.sources import ensure_fashion_mnist
@@ -66,7 +66,7 @@ def build(cfg: FitConfig) -> tuple[Classifier, FashionMNISTDataModule]:
 
 
 def make_trainer(
-    cfg: FitConfig, logger: TensorBoardLogger, extra: Sequence[Callback] = ()
+    cfg: FitConfig, logger: RunLogger, extra: Sequence[Callback] = ()
 ) -> tuple[pl.Trainer, ModelCheckpoint]:
     """The Trainer for a run and its best-checkpoint callback (``extra``: more callbacks, as the bench's)."""
     accelerator, precision = hardware(cfg.accelerator, cfg.precision)
@@ -114,7 +114,7 @@ def _train(cfg: FitConfig, command: str) -> dict | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     raw = ensure_fashion_mnist(cfg.data_dir, download=cfg.download)
     model, data = build(cfg)
-    logger = TensorBoardLogger(cfg.logdir, name=cfg.model, default_hp_metric=False)
+    logger = RunLogger(cfg.logdir, cfg.model)
     stopwatch = Stopwatch()
     trainer, checkpoint = make_trainer(cfg, logger, [stopwatch])
     if trainer.is_global_zero:

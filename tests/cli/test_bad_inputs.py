@@ -3,8 +3,8 @@ traceback, and nothing on disk damaged (tests/badinput.py says what each row mus
 
 The rows live by command family: tests/bad_inference.py (predict), tests/bad_setup.py (get_data, flags,
 configs, export, evaluate, bench), tests/bad_training.py (fit, resume, checkpoints, compare, explain) and
-tests/bad_models.py (models, in every command that runs one) and tests/bad_formats.py (files whose names
-are not what they are).
+tests/bad_models.py (models, in every command that runs one), tests/bad_formats.py (files whose names
+are not what they are) and tests/bad_messages.py (messages that name the right thing).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from bad_formats import ROWS as FORMATS
 from bad_inference import ROWS as INFERENCE
+from bad_messages import ROWS as MESSAGES
 from bad_models import ROWS as MODELS
 from bad_setup import ROWS as SETUP
 from bad_training import ROWS as TRAINING
@@ -26,7 +27,7 @@ from PIL import Image
 
 from pixelsense import cli
 
-ROWS = [*INFERENCE, *FORMATS, *SETUP, *TRAINING, *MODELS]
+ROWS = [*INFERENCE, *FORMATS, *SETUP, *TRAINING, *MODELS, *MESSAGES]
 MAINS = {
     "fit": cli.fit_main, "get_data": cli.get_data_main, "export": cli.export_main,
     "evaluate": cli.evaluate_main, "compare": cli.compare_main, "explain": cli.explain_main,

@@ -171,6 +171,7 @@ def test_tensorboard_gets_curves_lr_confusion_matrix_and_hparams(tmp_path, fake_
     accuracies = _scalars(version, "train/acc")  # one an epoch, from the running sums
     assert len(accuracies) == 2 and all(0.0 <= a <= 1.0 for a in accuracies)
     assert "_hparams_/session_start_info" in tags
+    assert "epoch" not in tags  # Lightning's epoch counter: a straight line, TensorBoard's first card
     assert (version / "config.json").is_file()
 
 

@@ -111,9 +111,9 @@ def _npy_labels(path: str, most: int | None) -> list[int]:
         shape, dtype = npy_header(Path(path))
     except ValueError as err:
         raise LabelError(str(err)) from None
-    _not_more(int(np.prod(shape)), most)
     if not np.issubdtype(dtype, np.integer):
         raise LabelError(f"holds {dtype} values; labels are integer class indices 0–{NUM_CLASSES - 1}")
+    _not_more(int(np.prod(shape)), most)
     return _checked(np.load(path, mmap_mode="r", allow_pickle=False).reshape(-1))
 
 

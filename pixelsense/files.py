@@ -188,13 +188,33 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-_DESTINATIONS: dict[str, Path] = {}  # option → where this command writes with it (``destination``)
+SMALL = 1 << 20  # the most a side file (metrics.json, a model's card) may hold: fit.py's are a few KB
+
+
+def read_small(path: str | os.PathLike, most: int = SMALL) -> str:
+    """The text of a small side file that pixelsense wrote (metrics.json, a model's card); ValueError where
+    it is not a regular file (a FIFO would wait forever, /dev/zero never end) or holds more than ``most``
+    bytes, OSError where it cannot be read. Callers treat both as "no such file"."""
+    from pixelsense.paths import not_regular
+
+    if problem := not_regular(Path(path)):
+        if not Path(path).exists() and not Path(path).is_symlink():
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+        raise ValueError(f"{path} {problem}")
+    with open(path, "rb") as f:
+        data = f.read(most + 1)
+    if len(data) > most:
+        raise ValueError(f"{path} holds more than {most:,} bytes")
+    return data.decode("utf-8")
+
+
+_DESTINATIONS: dict[Path, str] = {}  # where this command writes → the option that said so (``destination``)
 
 
 def destination(option: str, path: str | os.PathLike) -> None:
     """Say that this command writes at ``path`` (a file or a folder) because of ``option``, so that an error
     while writing there names that option, and not another."""
-    _DESTINATIONS[option] = Path(os.path.abspath(path))
+    _DESTINATIONS[Path(os.path.abspath(path))] = option
 
 
 def forget_destinations() -> None:
@@ -204,14 +224,15 @@ def forget_destinations() -> None:
 def cannot_write(err: OSError, option: str | None = None) -> str:
     """One sentence for an OSError met while writing: what, where, and what to do: pick another of the
     option whose ``destination`` holds the path (else ``option``), or, in the temporary folder, TMPDIR."""
-    if err.filename is None and len(_DESTINATIONS) == 1:  # a failed write names no file: where it went
-        ((option, place),) = _DESTINATIONS.items()
+    if err.filename is None and len(set(_DESTINATIONS.values())) == 1:  # a failed write names no file
+        place = min(_DESTINATIONS, key=lambda place: len(place.parts))  # where it went: the option's top
         err = OSError(err.errno, err.strerror, str(place))
     where = err.filename or (f"the {option}" if option else "writing")
     if err.filename is not None:
         path = Path(os.path.abspath(err.filename))
-        inside = [name for name, place in _DESTINATIONS.items() if path == place or place in path.parents]
-        option = max(inside, key=lambda name: len(_DESTINATIONS[name].parts)) if inside else option
+        # the deepest destination holding the path; the folder of a destination file counts as it
+        inside = [place for place in _DESTINATIONS if path in (place, place.parent) or place in path.parents]
+        option = _DESTINATIONS[max(inside, key=lambda place: len(place.parts))] if inside else option
         if option is None and Path(tempfile.gettempdir()).resolve() in path.resolve().parents:
             option = "temporary folder (set TMPDIR)"
     other = f"pick another {option}" if option else "free some space or write elsewhere"

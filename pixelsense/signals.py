@@ -7,7 +7,10 @@ import atexit
 import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STOPPED = 130  # the exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report)
@@ -138,3 +141,36 @@ def _exit_now(line: str | None, code: int) -> None:
     except (OSError, ValueError):  # a closed pipe, a closed stream: nothing more can be said
         pass
     os._exit(code)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back for the block (forking a pool): a signal that lands inside ``os.fork``'s
+    after-fork hooks is printed as "Exception ignored" and lost, and the command goes on. Delivered once the
+    block ends; a process forked inside starts with them blocked (``undeferred`` there)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no fork either
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
+def undeferred() -> None:
+    """In a process forked inside ``deferred``: take the signals again (after setting their handlers)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
+def when_orphaned(parent: int, then: Callable[[], None], every: float = 0.5) -> None:
+    """Call ``then`` (in a daemon thread) once this process's parent ``parent`` is gone (killed, so it could
+    not stop this one), even if it was gone before this started: a worker must not outlive its command."""
+
+    def watch() -> None:
+        while os.getppid() == parent:  # once the parent dies, the process is someone else's child
+            time.sleep(every)
+        then()
+
+    threading.Thread(target=watch, daemon=True, name="pixelsense-orphan-watch").start()

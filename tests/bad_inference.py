@@ -61,12 +61,13 @@ def npy_declaring(shape: tuple[int, ...], dtype: str = "|u1", data: bytes = b"")
 
 def onnx_model(
     path: Path, classes: int = 10, batch: int = -1, outputs: tuple[str, ...] = ("logits", "probabilities"),
-    names: str = json.dumps(list(CLASSES)), nan_on_black: bool = False,
+    names: str = json.dumps(list(CLASSES)), nan_on_black: bool = False, at_most: int = 0,
 ):  # fmt: skip
     """A small model with a pixelsense export's input and metadata (``names``: the class names' JSON):
     ``classes`` scores per image, a Reshape to ``[batch, 784]`` (a fixed batch fails at run time on any
     other), the named ``outputs``. ``nan_on_black``: its logits add log(sum of the pixels), so an all-black
-    picture gets NaN probabilities while the trial batch passes."""
+    picture gets NaN probabilities while the trial batch passes. ``at_most``: it gives no more than that many
+    rows, whatever the batch (right for the trial batch of 3, wrong for larger ones)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -78,13 +79,21 @@ def onnx_model(
              helper.make_node("MatMul", ["flat", "w"], ["scores" if nan_on_black else "logits"]),
              helper.make_node("Softmax", ["logits"], ["probabilities"]),
              helper.make_node("Identity", ["logits"], ["extra"])]  # fmt: skip
+    if at_most:
+        nodes[2].output[0] = "all"
+        ends = numpy_helper.from_array(np.array([at_most], np.int64), "ends")
+        starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
+        nodes.insert(3, helper.make_node("Slice", ["all", "starts", "ends"], ["logits"]))
+        extra = [ends, starts]
+    else:
+        extra = []
     if nan_on_black:
         nodes[3:3] = [helper.make_node("ReduceSum", ["flat", "axis"], ["total"], keepdims=1),
                       helper.make_node("Log", ["total"], ["log"]),
                       helper.make_node("Add", ["scores", "log"], ["logits"])]  # fmt: skip
     images = helper.make_tensor_value_info("images", TensorProto.UINT8, ["N", 1, 28, 28])
     outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", classes]) for name in outputs]
-    graph = helper.make_graph(nodes, "g", [images], outs, initializer=[weights, shape, axis])
+    graph = helper.make_graph(nodes, "g", [images], outs, initializer=[weights, shape, axis, *extra])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
     helper.set_model_props(model, {"classes": names})
     onnx.save(model, path)

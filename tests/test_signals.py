@@ -120,3 +120,38 @@ def test_only_a_pixelsense_command_line_takes_the_signals_at_import():
                             ("", None)]:  # fmt: skip
             patch.setattr(sys, "argv", [argv0])
             assert command_line() == name, argv0
+
+
+def test_a_signal_while_deferred_is_taken_after_the_block(capsys):
+    # A Ctrl-C inside os.fork's after-fork hooks was printed as "Exception ignored" and lost.
+    from pixelsense.signals import deferred
+
+    order = []
+
+    def main() -> int:
+        with deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            order.append("inside, not stopped")
+        order.append("never")
+        return 0
+
+    assert stoppable("predict.py", main) == STOPPED
+    assert order == ["inside, not stopped"]
+    assert capsys.readouterr().err.strip() == "predict.py: stopped by SIGINT; nothing was half-written."
+
+
+def test_a_write_error_on_stdout_says_stdout_not_an_option(tmp_path):
+    # predict.py > /dev/full named --output; export.py named its --out, which it had written whole.
+    png = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("L", (28, 28)).save(png)
+    root = Path(__file__).parents[1]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, str(root / "scripts/predict.py"), "--model",
+                               str(root / "checkpoints/cnn.onnx"), str(png)], stdout=full, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "predict.py: error: stdout: the disk is full; free some space or send stdout to another disk."
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pixelsense.errors import PixelsenseError
 from pixelsense.study.photosets import STYLES, encode, photo, test_items
 
 LEVELS = (1, 8, 32)  # concurrent connections
@@ -29,12 +30,15 @@ BOUNDARY = b"pixelsense-bench"
 def measure(models: list[str], data_dir: str, download: bool, requests: int, rounds: int) -> dict:
     """Per side and concurrency: req/s (median round), p50 and p99 latency (ms, over every request), errors;
     and pixelsense's resident memory (all its processes) once warm, and after every request."""
+    from pixelsense.serve.models import open_models
+
+    open_models(models)  # as the server opens them: a model it would refuse is one line here, now
     images, _ = test_items(data_dir, download)
     photos = _photos(images)
     serve = "import sys; from pixelsense.cli import serve_main; sys.exit(serve_main())"  # pixelsense-serve
-    sides = {"pixelsense": _start([sys.executable, "-c", serve, "--port", "0", "--models", *models]),
-             "naive": _start([sys.executable, "-m", "pixelsense.bench.naive", models[-1]])}  # fmt: skip
+    sides = {"pixelsense": _start([sys.executable, "-c", serve, "--port", "0", "--models", *models])}
     try:
+        sides["naive"] = _start([sys.executable, "-m", "pixelsense.bench.naive", models[-1]])
         payloads = {side: [_request(path, field, name, body) for name, body in photos]
                     for side, (path, field) in (("pixelsense", ("/api/v1/predict", "files")),
                                                 ("naive", ("/predict", "file")))}  # fmt: skip
@@ -126,7 +130,8 @@ def _start(command: list[str]) -> tuple[subprocess.Popen, int]:
     found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
     if not found:
         process.kill()
-        raise RuntimeError(f"{' '.join(command[:3])} did not start: {line}")
+        said = f": {line.strip()}" if line.strip() else " (its one line is above)"
+        raise PixelsenseError(f"the server to measure did not start{said}.")
     return process, int(found.group(1))
 
 

@@ -7,14 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from pixelsense.cli.command import command
+from pixelsense.cli.command import STOPPED_BY_READER, command
 from pixelsense.cli.options import Parser, data_options, number, path
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError
 from pixelsense.files import cannot_write
 from pixelsense.signals import if_stopped
-
-STOPPED_BY_READER = 141  # 128 + SIGPIPE: the exit a shell reports for a tool whose pipe's reader stopped
 
 
 @command("predict.py", writes="--output")
@@ -177,10 +175,11 @@ def photos_main(argv: list[str] | None = None) -> int:
     if args.sharpen is not None and not 0 <= args.sharpen <= 5:  # a 7-tap kernel: beyond 5 is a box blur
         raise PixelsenseError("--sharpen must be between 0 and 5 pixels.")
 
-    from pixelsense.files import check_writable, output_file, output_folder, stream_fd
+    from pixelsense.files import check_not_input, check_writable, output_file, output_folder, stream_fd
     from pixelsense.infer import photo
     from pixelsense.study import photo_report
     from pixelsense.study.photosets import test_items
+    from pixelsense.train.sources import SHA256, raw_dir
 
     if out:
         output_folder("--out", out)
@@ -191,7 +190,12 @@ def photos_main(argv: list[str] | None = None) -> int:
             raise PixelsenseError(f"{option} {where} is a folder; name a file.")
         if where:
             output_file(option, where)
+            check_not_input(where, args.models, option, "a --models file")
+            check_not_input(where, [raw_dir(args.data_dir) / name for name in SHA256], option,
+                            "a Fashion-MNIST file")  # fmt: skip
             check_writable(Path(where).parent)
+    if args.json and args.figure and not {stream_fd(args.json), stream_fd(args.figure)} - {None}:
+        check_not_input(args.figure, [args.json], "--figure", "the --json file")
     if_stopped(lambda: _left_by_photos(out))
     images, labels = test_items(args.data_dir, args.download)
     sharpen = photo.SHARPEN if args.sharpen is None else args.sharpen

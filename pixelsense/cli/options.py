@@ -58,6 +58,14 @@ def path(text: str) -> str:
     return text
 
 
+def address(text: str) -> str:
+    """An address to listen on: never empty (the socket layer takes "" as every interface, which an empty
+    argument never meant, for a server without authentication)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name an address, such as 127.0.0.1 (this machine only)")
+    return text
+
+
 def data_options(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --download, as every command that reads Fashion-MNIST takes them."""
     parser.add_argument(

@@ -6,7 +6,7 @@ import errno
 import socket
 
 from pixelsense.cli.command import command
-from pixelsense.cli.options import Parser, number, path
+from pixelsense.cli.options import Parser, address, number, path
 from pixelsense.errors import PixelsenseError
 from pixelsense.signals import if_stopped
 
@@ -25,7 +25,9 @@ def serve_main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models", type=path, nargs="+", default=SHIPPED, help="ONNX models (default: the two shipped)"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host", type=address, default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
+    )
     parser.add_argument("--port", type=number("port"), default=8000, help="default: 8000; 0 picks a free one")
     parser.add_argument("--workers", type=number("workers"), default=cores(),
                         help=f"server processes, a core's Python each (default: {cores()})")  # fmt: skip

@@ -76,16 +76,22 @@ def compare_main(argv: list[str] | None = None) -> int:
     if args.ann and args.seeds is not None:
         parser.error("--seeds trains new runs; drop it when you pass --ann and --cnn checkpoints")
 
-    from pixelsense.files import output_folder
+    from pixelsense.files import check_not_input, output_folder
     from pixelsense.study.compare import FILES, check_checkpoints, evaluate_runs, write_comparison
     from pixelsense.study.summary import conclusion
     from pixelsense.train.data import official_test_set
 
     output_folder("--output-dir", args.output_dir)  # refused now, not after the runs
+    for sub in ("ann", "cnn"):  # the report's own folders
+        output_folder("--output-dir", Path(args.output_dir) / sub)
 
     if_stopped(KEPT_RUNS)
     if args.ann:
         ckpts = {"ann": args.ann, "cnn": args.cnn}
+        for name in FILES:  # a checkpoint named ann/report.json in --output-dir would become the report
+            check_not_input(
+                Path(args.output_dir) / name, [*args.ann, *args.cnn], "--output-dir", "a checkpoint"
+            )
         check_checkpoints(ckpts)
         images, labels = official_test_set(args.data_dir, args.download)
     else:

@@ -7,8 +7,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -16,6 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout  # TimeoutError its
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pixelsense import signals
 from pixelsense.formats import kind_of
 from pixelsense.infer import engine
 from pixelsense.infer.chunk import Chunk
@@ -65,10 +64,14 @@ class Decoder:
         if self.model:
             import onnxruntime  # noqa: F401
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), self.model)
-        )
-        self._pool.submit(int)  # with fork, every worker is forked now, in this call
+        with signals.deferred():  # a Ctrl-C in a fork's hooks would be lost: it is taken after them
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_worker_start,
+                initargs=(os.getpid(), self.model),
+            )
+            self._pool.submit(int)  # with fork, every worker is forked now, in this call
         begin = image.index(True)  # the run of image files ``__call__`` gets first: its first tasks go now
         end = next((i for i in range(begin, len(image)) if not image[i]), len(image))
         if end - begin > TASK:
@@ -165,12 +168,7 @@ def _worker_start(parent: int, model: str | None) -> None:
     its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    signals.undeferred()
+    signals.when_orphaned(parent, lambda: os._exit(1), WATCH)
     if model:
         engine.worker_session(model)
-
-
-def _watch(parent: int) -> None:
-    while os.getppid() == parent:  # once the parent dies, the worker is someone else's child
-        time.sleep(WATCH)
-    os._exit(1)

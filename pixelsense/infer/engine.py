@@ -98,13 +98,18 @@ def probabilities(session, images: np.ndarray, model: str, source: str) -> np.nd
     """The probabilities a model gives ``images`` (uint8 [N, 28, 28]), as every command runs one; ModelError
     naming the model and the batch (from ``source``) if onnxruntime fails on it. The trial batch passed, so
     this is the model's fault on this batch, not the images'."""
+    what = "the image" if len(images) == 1 else f"the {len(images)} images"
     try:
-        return session.run(["probabilities"], {"images": images[:, None]})[0]
+        found = session.run(["probabilities"], {"images": images[:, None]})[0]
     except Exception as err:  # onnxruntime's errors share no base class
         reason = first_line(err)
         hint = "; try a smaller --batch-size" if "allocate" in reason.lower() else ""
-        what = "the image" if len(images) == 1 else f"the {len(images)} images"
         raise ModelError(f"{model} failed on {what} from {source} ({reason}){hint}.") from None
+    if np.shape(found) != (len(images), NUM_CLASSES):  # right for the trial batch, wrong for this one
+        shape = np.shape(found)
+        raise ModelError(f"{model} gives probabilities of shape {shape} for {what} from {source}, not "
+                         f"({len(images)}, {NUM_CLASSES}); export it again.")  # fmt: skip
+    return found
 
 
 def unpredicted(probabilities: np.ndarray) -> np.ndarray:

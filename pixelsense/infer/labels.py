@@ -72,7 +72,10 @@ def _csv_labels(path: str) -> dict[str, int]:
                 continue  # a header line
             if len(cells) < 2:
                 raise LabelError(f"row {row} has no label; each row is file,label")
-            labels[cells[0]] = _index(value, f"row {row}")
+            label = _index(value, f"row {row}")
+            if labels.setdefault(cells[0], label) != label:  # which is true is unknown: neither is used
+                raise LabelError(f"row {row} labels {cells[0]} {label}, but an earlier row labels it "
+                                 f"{labels[cells[0]]}; keep one row a file")  # fmt: skip
     return labels
 
 

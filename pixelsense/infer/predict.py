@@ -6,6 +6,7 @@ Imports onnxruntime, numpy, Pillow and simplejpeg only (no torch):
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import itertools
@@ -247,7 +248,10 @@ def _usable(chunk: Chunk, future: Future, model: str) -> tuple[Chunk, np.ndarray
 def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[str], out) -> bool:
     """Print the accuracy against ``labels``; False (with a line saying why) when it cannot be computed."""
     if isinstance(labels, dict):
-        pairs = [(labels.get(src, labels.get(Path(src).name)), pred) for src, pred in predictions]
+        # by the source as written, else by its file name where no other predicted source has that name
+        names = collections.Counter(Path(src).name for src, _ in predictions)
+        pairs = [(labels.get(src, labels.get(Path(src).name) if names[Path(src).name] == 1 else None), pred)
+                 for src, pred in predictions]  # fmt: skip
     elif len(labels) != len(predictions):  # too few labels, or inputs failed: which label is whose is unknown
         print(f"predict.py: accuracy not computed: {len(labels)} labels for {len(predictions)} predictions "
               "(IDX and .npy labels follow the output order, one per predicted image); pass one label per "
@@ -258,8 +262,8 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
     pairs = [(t, p) for t, p in pairs if t is not None]
     if not pairs:
         print("predict.py: accuracy not computed: no predicted source matched a file in the --labels CSV "
-              "(matched by the source as written in the rows, or by its file name); pass a CSV of "
-              "these files.", file=sys.stderr)  # fmt: skip
+              "(matched by the source as written in the rows, or by its file name where only one input has "
+              "it); pass a CSV of these files.", file=sys.stderr)  # fmt: skip
         return False
     true, pred = np.array(pairs).T
     print(f"accuracy: {(true == pred).mean():.4f} ({len(pairs)} labelled images)", file=out)

@@ -9,7 +9,7 @@ import numpy as np
 from pixelsense.errors import PixelsenseError
 from pixelsense.infer import looks
 from pixelsense.infer.chunk import Chunk
-from pixelsense.infer.engine import ModelError
+from pixelsense.infer.engine import ModelError, unpredicted
 from pixelsense.infer.images import read_uploads
 from pixelsense.serve.models import Served
 
@@ -36,12 +36,18 @@ def predict_uploads(models: list[Served], uploads: list[tuple[str, bytes]], inve
         if not isinstance(item, Chunk):
             results.append({"file": item.source, "error": f"{item.source} {item.reason}"})
             continue
-        try:
-            answers = {model.name: model.predict(item.images, item.sources[0]) for model in models}
-        except ModelError as err:  # this picture only: the others go on, as in predict.py
-            results.append({"file": item.sources[0], "error": str(err)})
+        try:  # consecutive uploads share a batch
+            answers = {model.name: model.probabilities(item.images, item.sources[0]) for model in models}
+        except ModelError as err:  # the model fails on the batch: each of its files says so
+            results += [{"file": name, "error": str(err)} for name in item.sources]
             continue
         for at, name in enumerate(item.sources):
+            if lost := [
+                model.name for model in models if unpredicted(answers[model.name][at : at + 1]).any()
+            ]:
+                results.append({"file": name, "error": f"{lost[0]} gives {name} no probabilities (NaN or "
+                                "infinity), so it has no class."})  # fmt: skip
+                continue  # this picture only: the others go on, as in predict.py
             results.append({
                 "file": name, "polarity": item.polarities[at], "picture": item.images[at].tolist(),
                 "models": {model.name: guesses(model, answers[model.name][at], topk) for model in models},

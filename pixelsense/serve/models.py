@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelsense.errors import PixelsenseError
+from pixelsense.files import read_small
 from pixelsense.infer.engine import ModelError, open_model, probabilities, unpredicted
 
 
@@ -21,10 +22,14 @@ class Served:
     classes: list[str]
     card: dict
 
+    def probabilities(self, pictures: np.ndarray, source: str) -> np.ndarray:
+        """``predict`` without the NaN check: ModelError only where the model fails on the batch."""
+        return probabilities(self.session, pictures, self.name, source)
+
     def predict(self, pictures: np.ndarray, source: str = "the upload") -> np.ndarray:
         """uint8 pictures ``[N, 28, 28]`` (of ``source``) → probabilities ``[N, classes]``; ModelError where
         the model fails on them or gives one no probabilities (NaN), as predict.py fails such an image."""
-        found = probabilities(self.session, pictures, self.name, source)
+        found = self.probabilities(pictures, source)
         if unpredicted(found).any():
             raise ModelError(
                 f"{self.name} gives {source} no probabilities (NaN or infinity), so it has no class."
@@ -59,7 +64,7 @@ def _card(path: Path, meta: dict[str, str], classes: list[str]) -> dict:
     except ValueError:
         accuracy = None
     try:
-        parameters = json.loads(path.with_suffix(".json").read_text())["params"]
+        parameters = json.loads(read_small(path.with_suffix(".json")))["params"]
     except (OSError, ValueError, KeyError, TypeError):
         parameters = None
     return {

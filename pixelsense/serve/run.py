@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import socket
 from multiprocessing.connection import wait
 
 import uvicorn
 
+from pixelsense import signals
 from pixelsense.errors import PixelsenseError
 from pixelsense.serve.app import create_app
 from pixelsense.serve.models import Served, open_models
@@ -45,7 +47,8 @@ def start_workers(paths: list[str], host: str, port: int, count: int, threads: i
     returns; PixelsenseError where one cannot start."""
     spawn = multiprocessing.get_context("spawn")  # no fork: onnxruntime's threads do not survive one
     ready, told = spawn.Pipe(duplex=False)
-    workers = [spawn.Process(target=_worker, args=(paths, host, port, threads, told), daemon=True)
+    workers = [spawn.Process(target=_worker, args=(paths, host, port, threads, told, os.getpid()),
+                               daemon=True)
                for _ in range(count)]  # fmt: skip
     for worker in workers:
         worker.start()
@@ -60,8 +63,10 @@ def start_workers(paths: list[str], host: str, port: int, count: int, threads: i
     return workers
 
 
-def _worker(paths: list[str], host: str, port: int, threads: int, ready) -> None:
+def _worker(paths: list[str], host: str, port: int, threads: int, ready, parent: int) -> None:
     os.setpgrp()  # Ctrl-C reaches the supervisor alone, which stops each worker once
+    # A supervisor killed (SIGKILL) cannot stop its workers: each stops itself, as on SIGTERM.
+    signals.when_orphaned(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
     try:
         sock, models = listening(host, port, shared=True), open_models(paths)
     except (OSError, PixelsenseError) as err:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pixelsense.constants import ARCHS
 from pixelsense.errors import PixelsenseError
+from pixelsense.files import read_small
 from pixelsense.train.config import RECIPE_FIELDS, FitConfig
 
 
@@ -34,7 +35,7 @@ def finished(cfg: FitConfig) -> dict | None:
     else None."""
     path = Path(cfg.checkpoint_dir) / "metrics.json"
     try:
-        metrics = json.loads(path.read_text())
+        metrics = json.loads(read_small(path))
         saved = metrics["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return None

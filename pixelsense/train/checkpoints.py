@@ -13,6 +13,7 @@ import torch
 
 from pixelsense.constants import ARCHS
 from pixelsense.errors import PixelsenseError, first_line
+from pixelsense.files import read_small
 from pixelsense.paths import not_regular
 
 
@@ -87,7 +88,7 @@ def run_card(ckpt: str | os.PathLike) -> dict:
     this checkpoint as its best), else {}."""
     ckpt = Path(ckpt)
     try:
-        metrics = json.loads((ckpt.parent / "metrics.json").read_text())
+        metrics = json.loads(read_small(ckpt.parent / "metrics.json"))
     except (OSError, ValueError):
         return {}
     named = isinstance(metrics, dict) and Path(str(metrics.get("best_checkpoint", ""))).name == ckpt.name

@@ -9,6 +9,7 @@ from pathlib import Path
 from pytorch_lightning.utilities import rank_zero_only
 
 from pixelsense.errors import PixelsenseError
+from pixelsense.files import read_small
 from pixelsense.paths import not_regular
 from pixelsense.train.checkpoints import read_checkpoint
 from pixelsense.train.checks import option
@@ -71,7 +72,7 @@ def _reported(cfg: FitConfig, epochs: int) -> bool:
     its last epoch but before its report is not finished, nor is one resumed for more epochs and stopped
     before its new report (the old one describes fewer)."""
     try:
-        return json.loads((Path(cfg.checkpoint_dir) / "metrics.json").read_text()).get("epochs") == epochs
+        return json.loads(read_small(Path(cfg.checkpoint_dir) / "metrics.json")).get("epochs") == epochs
     except (OSError, ValueError, AttributeError):  # missing, unreadable, or not this project's
         return False
 

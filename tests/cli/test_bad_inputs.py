@@ -4,7 +4,8 @@ traceback, and nothing on disk damaged (tests/badinput.py says what each row mus
 The rows live by command family: tests/bad_inference.py (predict), tests/bad_setup.py (get_data, flags,
 configs, export, evaluate, bench), tests/bad_training.py (fit, resume, checkpoints, compare, explain) and
 tests/bad_models.py (models, in every command that runs one), tests/bad_formats.py (files whose names
-are not what they are) and tests/bad_messages.py (messages that name the right thing).
+are not what they are), tests/bad_messages.py (messages that name the right thing) and tests/bad_review.py
+(what the hostile review of issue 25 found).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bad_formats import ROWS as FORMATS
 from bad_inference import ROWS as INFERENCE
 from bad_messages import ROWS as MESSAGES
 from bad_models import ROWS as MODELS
+from bad_review import ROWS as REVIEW
 from bad_setup import ROWS as SETUP
 from bad_training import ROWS as TRAINING
 from badinput import Bad, check, snapshot
@@ -27,7 +29,7 @@ from PIL import Image
 
 from pixelsense import cli
 
-ROWS = [*INFERENCE, *FORMATS, *SETUP, *TRAINING, *MODELS, *MESSAGES]
+ROWS = [*INFERENCE, *FORMATS, *SETUP, *TRAINING, *MODELS, *MESSAGES, *REVIEW]
 MAINS = {
     "fit": cli.fit_main, "get_data": cli.get_data_main, "export": cli.export_main,
     "evaluate": cli.evaluate_main, "compare": cli.compare_main, "explain": cli.explain_main,

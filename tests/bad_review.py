@@ -4,12 +4,14 @@ others, and --labels rows that name a file twice or two files by one name."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 from pathlib import Path
 
 from bad_inference import image, onnx_model, write
 from badinput import Bad
+from conftest import fake_files
 
 DATA = ("--data-dir", "{data}", "--no-download")
 PHOTOS = ("--models", "{model}", "--count", "3", *DATA)
@@ -23,6 +25,14 @@ def _slice(tmp: Path) -> None:
 def _report_is_a_checkpoint(tmp: Path) -> None:
     (tmp / "o/cnn").mkdir(parents=True)
     shutil.copy(next(tmp.glob("best-*.ckpt")), tmp / "o/cnn/report.json")
+
+
+def _bomb(tmp: Path) -> None:
+    """The four .gz files in tmp/d, the test labels one inflating to 1 MB of zeros."""
+    for name, content in fake_files().items():
+        big = bytes(1 << 20) if name == "t10k-labels-idx1-ubyte" else content
+        (tmp / "d").mkdir(exist_ok=True)
+        (tmp / "d" / f"{name}.gz").write_bytes(gzip.compress(big))
 
 
 def _two_of_one_name(tmp: Path) -> None:
@@ -118,6 +128,16 @@ ROWS = [
         1,
         r"accuracy not computed: no predicted source matched",
         _two_of_one_name,
+    ),
+    # A .gz that inflates past the file it stands for: refused there, not when the disk is full.
+    Bad(
+        "get-data-gz-inflating-past-its-file",
+        "get_data",
+        ("--data-dir", "{tmp}/d", "--no-download"),
+        2,
+        r"t10k-labels-idx1-ubyte\.gz inflates past 10,008 bytes, the size of t10k-labels-idx1-ubyte: it is not "
+        r"Fashion-MNIST",
+        _bomb,
     ),
     # A side file that is a FIFO: read as no card, never waited on.
     Bad(

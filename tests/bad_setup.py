@@ -183,7 +183,9 @@ ROWS: list[Bad] = [
     Bad("config-unknown-key", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
         r"config.json has unknown settings \('epoch'\); remove them", _config({"epoch": 3})),
     Bad("config-value-out-of-range", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
-        r"--translate must be at most 27", _config({"translate": 99})),
+        r"--config \S*config\.json sets it: --translate must be at most 27", _config({"translate": 99})),
+    Bad("config-lr-nan", "fit", (*FIT, "--config", "{tmp}/config.json"), 2,
+        r"--config \S*config\.json sets it: --lr must be a finite number", _config('{"lr": NaN}')),
     # get_data.py
     Bad("get-data-dir-is-a-file", "get_data", GET, 2, r"/d is a file, not a folder, so the data cannot go in .*; pass another --data-dir",
         _file("d")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import typing
 
 from pixelsense.cli.options import Parser, path
@@ -56,4 +57,11 @@ def parse_config(argv: list[str]) -> FitConfig:
         parser.set_defaults(**saved)
     args = vars(parser.parse_args(argv))
     args.pop("config")
-    return FitConfig(**args).resolved()
+    try:
+        return FitConfig(**args).resolved()
+    except ConfigError as err:  # a value the --config file set, not the command line: say where it is
+        flag = re.match(r"--[\w-]+", str(err))
+        given = flag and any(a == flag[0] or a.startswith(flag[0] + "=") for a in argv)
+        if first.config and flag and not given:
+            raise ConfigError(f"--config {first.config} sets it: {err}") from None
+        raise

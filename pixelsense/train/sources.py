@@ -31,6 +31,10 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
+# Their sizes (the IDX header, then 60,000 or 10,000 items): a .gz that inflates past one is not the data
+# set, and is refused before it can fill the disk.
+SIZES = {"train-images-idx3-ubyte": 16 + 60_000 * 784, "train-labels-idx1-ubyte": 8 + 60_000,
+         "t10k-images-idx3-ubyte": 16 + 10_000 * 784, "t10k-labels-idx1-ubyte": 8 + 10_000}  # fmt: skip
 # Where operating-system packages put the compressed files.
 SYSTEM_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 # What to do without the data, in words that hold for every command (export.py cannot download).
@@ -90,9 +94,12 @@ def _decompress(gz_path: Path, dest: Path, name: str) -> None:
     try:
         with atomic_path(dest) as tmp, open(tmp, "wb") as out:
             for block in _gz_blocks(gz_path):
+                size += len(block)
+                if size > SIZES[name]:  # a decompression bomb, or another data set: not written on
+                    raise DataError(f"{gz_path} inflates past {SIZES[name]:,} bytes, the size of {name}: it "
+                                    f"is not Fashion-MNIST; delete it and {HOW_TO_GET}.")  # fmt: skip
                 out.write(block)
                 digest.update(block)
-                size += len(block)
             if digest.hexdigest() != SHA256[name]:
                 raise _mismatch(gz_path, name, size)
     except OSError as err:  # writing: what goes wrong reading is a DataError already

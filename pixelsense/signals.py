@@ -36,9 +36,12 @@ def _stop(signum: int, frame) -> None:
     if _done[0]:  # the body has returned: what it did stands, and its handlers are being put back
         return
     _received[:] = [signum]
+    if _deferring[0]:  # raised when the block ends (``deferred``)
+        return
     raise Stopped(signum)
 
 
+_deferring = [False]  # inside ``deferred``: a signal is noted, and raised when the block ends
 _done = [False]  # whether the running body has returned (set with no call between: no signal can land)
 
 
@@ -85,6 +88,8 @@ def early() -> None:
     commands' imports."""
     if command_line() is None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return
+    if "--multiprocessing-fork" in getattr(sys, "orig_argv", ()):  # a spawned worker (it has the parent's
+        return  # argv): its parent says what a signal did, and the worker handles its own
     for each in SIGNALS:
         signal.signal(each, _early)
     # The last of the exit handlers (they run last registered first): from here on the interpreter frees
@@ -145,23 +150,17 @@ def _exit_now(line: str | None, code: int) -> None:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back for the block (forking a pool): a signal that lands inside ``os.fork``'s
-    after-fork hooks is printed as "Exception ignored" and lost, and the command goes on. Delivered once the
-    block ends; a process forked inside starts with them blocked (``undeferred`` there)."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no fork either
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    """Hold a Ctrl-C or SIGTERM back for the block (forking a pool): one that lands inside ``os.fork``'s
+    after-fork hooks is printed as "Exception ignored" and lost, and the command goes on. It is raised
+    when the block ends. (Noted by the handler, not masked: Python runs handlers in the main thread
+    whichever thread the signal reached.)"""
+    _deferring[0] = True
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-
-
-def undeferred() -> None:
-    """In a process forked inside ``deferred``: take the signals again (after setting their handlers)."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        _deferring[0] = False
+        if _received and not _done[0]:
+            raise Stopped(_received[0])
 
 
 def when_orphaned(parent: int, then: Callable[[], None], every: float = 0.5) -> None:

@@ -77,13 +77,16 @@ def test_a_signal_that_a_library_turns_into_its_own_error_is_still_a_stop(capsys
     assert capsys.readouterr().err.strip() == "predict.py: stopped by SIGTERM; nothing was half-written."
 
 
-def _as_command(tmp_path, body: str, name: str = "predict.py") -> subprocess.CompletedProcess:
+def _as_command(
+    tmp_path, body: str, name: str = "predict.py", stdout=subprocess.PIPE
+) -> subprocess.CompletedProcess:
     """Run ``body`` as a pixelsense command line would run: a script named ``name`` that imports
     pixelsense.cli first."""
     script = tmp_path / name
     script.write_text("import os, signal, sys, atexit, threading, time\nimport pixelsense.cli\n" + body)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([sys.executable, str(script)], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                          env=env, timeout=60)  # fmt: skip
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -140,18 +143,15 @@ def test_a_signal_while_deferred_is_taken_after_the_block(capsys):
     assert capsys.readouterr().err.strip() == "predict.py: stopped by SIGINT; nothing was half-written."
 
 
-def test_a_write_error_on_stdout_says_stdout_not_an_option(tmp_path):
-    # predict.py > /dev/full named --output; export.py named its --out, which it had written whole.
-    png = tmp_path / "x.png"
-    from PIL import Image
-
-    Image.new("L", (28, 28)).save(png)
-    root = Path(__file__).parents[1]
+@pytest.mark.parametrize("writes", ["a line", "a report file, then a line"])
+def test_a_write_error_on_stdout_says_stdout_in_one_line(tmp_path, writes):
+    # bench.py > /dev/full was a traceback; export.py's named its --out, which it had written whole.
+    report = "    from pixelsense.files import output\n    with output(sys.argv[0] + '.txt') as f:\n" \
+             "        f.write('whole'); print('x' * 100000)\n"  # fmt: skip
+    body = (f"from pixelsense.cli.command import command\n@command('export.py', writes='--out')\n"
+            f"def main(argv):\n{report if 'file' in writes else ''}    print('done')\n    return 0\n"
+            "sys.exit(main())\n")  # fmt: skip
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, str(root / "scripts/predict.py"), "--model",
-                               str(root / "checkpoints/cnn.onnx"), str(png)], stdout=full, stderr=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)  # fmt: skip
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        "predict.py: error: stdout: the disk is full; free some space or send stdout to another disk."
-    )
+        done = _as_command(tmp_path, body, "export.py", stdout=full)
+    assert (done.returncode, done.stderr) == (2, "export.py: error: stdout: the disk is full; free some space "
+                                                 "or send stdout to another disk.\n")  # fmt: skip

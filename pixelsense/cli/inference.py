@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from pixelsense.cli.command import STOPPED_BY_READER, command
+from pixelsense.cli.command import STDOUT, STOPPED_BY_READER, command
 from pixelsense.cli.options import Parser, data_options, number, path
 from pixelsense.constants import NUM_CLASSES
 from pixelsense.errors import PixelsenseError
@@ -68,7 +68,7 @@ def predict_main(argv: list[str] | None = None) -> int:
         os.close(null)
         return STOPPED_BY_READER
     except OSError as err:  # writing the rows to stdout (a full disk behind >): say stdout, not --output
-        if args.output or err.filename is not None:
+        if args.output or err.filename not in (None, STDOUT):
             raise
         stdout = OSError(err.errno, err.strerror, "stdout")
         raise PixelsenseError(cannot_write(stdout, "--output FILE")) from None

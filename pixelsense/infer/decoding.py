@@ -168,7 +168,6 @@ def _worker_start(parent: int, model: str | None) -> None:
     its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signals.undeferred()
     signals.when_orphaned(parent, lambda: os._exit(1), WATCH)
     if model:
         engine.worker_session(model)

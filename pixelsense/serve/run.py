@@ -81,7 +81,11 @@ def watch(workers: list) -> None:
     """Wait while every worker serves; PixelsenseError when one stops by itself."""
     gone = wait([worker.sentinel for worker in workers])
     code = next(worker.exitcode for worker in workers if worker.sentinel in gone)
-    raise PixelsenseError(f"a server process stopped by itself (exit code {code}); see its message above.")
+    if code is not None and code < 0:  # a signal from outside (kill, the OOM killer)
+        how = f"was killed by {signal.Signals(-code).name}"
+    else:
+        how = f"stopped by itself (exit code {code}); see its message above"
+    raise PixelsenseError(f"a server process {how}, so the others are stopped too; start serve.py again.")
 
 
 def stop_workers(workers: list) -> None:

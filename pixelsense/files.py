@@ -47,6 +47,16 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             _remove_empty(made)
 
 
+def identity(target: str | os.PathLike) -> tuple[int, int, int] | None:
+    """The file at ``target`` as (device, inode, mtime), or None: it changes when atomic_path puts a new one
+    in place, which tells a command stopped just then whether its output was written."""
+    try:
+        info = os.stat(target)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns
+
+
 STREAMS = {"-": 1, "/dev/stdout": 1, "/dev/stderr": 2}  # names of this process's own output streams
 STREAM_FOLDERS = ("/dev/fd/", "/proc/self/fd/")  # ... and its descriptors by number
 

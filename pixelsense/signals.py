@@ -60,6 +60,7 @@ def stoppable(script: str, main: Callable[[], int], left: str = "nothing was hal
     the interpreter shuts down, ends it at once with the body's exit code: what it wrote is whole."""
     _left[:], _received[:], _done[0] = [left], [], False
     before = {each: signal.signal(each, _stop) for each in SIGNALS}
+    hook, sys.unraisablehook = sys.unraisablehook, _unraisable(sys.unraisablehook)
     code = None
     try:
         code = main()
@@ -74,11 +75,28 @@ def stoppable(script: str, main: Callable[[], int], left: str = "nothing was hal
         code = STOPPED
     finally:
         _done[0] = True  # a signal from here on stops nothing: the handlers are put back
+        sys.unraisablehook = hook
         for each, handler in before.items():
             # In a command line's process, once the body is done: a handler that exits at once with its code.
             done = handler is _early and code is not None
             signal.signal(each, _exiting(code) if done else handler)
     return code
+
+
+def _unraisable(before: Callable) -> Callable:
+    """sys.unraisablehook while a command runs: a Stop raised where Python ignores exceptions (a weakref's
+    callback, os.fork's after-fork hooks) would be printed as "Exception ignored" and lost, the command
+    going on with the signals ignored. It is delivered again instead, to land where it stops the command."""
+
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Stopped) or _done[0]:
+            before(unraisable)
+            return
+        for each in SIGNALS:
+            signal.signal(each, _stop)
+        os.kill(os.getpid(), unraisable.exc_value.signum)
+
+    return hook
 
 
 def early() -> None:

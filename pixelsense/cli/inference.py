@@ -15,6 +15,18 @@ from pixelsense.files import cannot_write
 from pixelsense.signals import if_stopped
 
 
+def _left_by_predict(out: str | None, before: tuple | None) -> str:
+    """What a stopped predict.py leaves: its --output whole (stopped just after it was put in place: the file
+    there is another one than at the start), or as it was, or on stdout the rows done so far."""
+    from pixelsense.files import identity, stream_fd
+
+    if not out or stream_fd(out) is not None:
+        return "stdout has the rows done so far" if not out else f"{out} has the rows done so far"
+    if identity(out) != before:
+        return f"--output {out} was written whole just before"
+    return f"--output {out} was not written"
+
+
 @command("predict.py", writes="--output")
 def predict_main(argv: list[str] | None = None) -> int:
     """``python scripts/predict.py``: 0 all predicted, 1 some inputs failed, 2 nothing done, 130 stopped, 141
@@ -56,8 +68,10 @@ def predict_main(argv: list[str] | None = None) -> int:
     args.output = None if args.output == "-" else args.output  # the usual name for stdout
     if sys.stdout is None and not args.output:  # started with stdout closed (>&-): Python has none
         raise PixelsenseError("stdout is closed, so the rows have nowhere to go; pass --output FILE.")
-    written = f"--output {args.output} was not written" if args.output else "stdout has the rows done so far"
-    if_stopped(written)
+    from pixelsense.files import identity
+
+    before = identity(args.output) if args.output else None
+    if_stopped(lambda: _left_by_predict(args.output, before))
     if not args.output and isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="surrogateescape")  # a name that is not UTF-8: its bytes, as ls writes
     try:

@@ -131,7 +131,11 @@ class Decoder:
         """Cancel what is queued and end the workers now (what they are decoding is not wanted)."""
         if self._pool is None:
             return
-        pool, self._pool = self._pool, None
+        with signals.deferred():  # a Ctrl-C halfway would leave workers to join at exit, stuck on a lock
+            self._end(self._pool)
+            self._pool = None
+
+    def _end(self, pool: ProcessPoolExecutor) -> None:
         self._ahead.clear()
         workers = list((getattr(pool, "_processes", None) or {}).values())
         for worker in workers:

@@ -35,3 +35,17 @@ def test_a_stopped_photos_run_says_what_its_out_folder_keeps(tmp_path):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     assert _left_by_photos(tmp_path) == f"--out {tmp_path} keeps the 3 files of the sets made so far"
+
+
+def test_a_predict_run_stopped_just_after_its_output_landed_says_so(tmp_path):
+    # It said "--output was not written" while the new, whole file was already in place.
+    from pixelsense.cli.inference import _left_by_predict
+    from pixelsense.files import identity, write_text_atomic
+
+    out = tmp_path / "out.csv"
+    out.write_text("old\n")
+    before = identity(out)
+    assert _left_by_predict(str(out), before) == f"--output {out} was not written"
+    write_text_atomic(out, "new\n")
+    assert _left_by_predict(str(out), before) == f"--output {out} was written whole just before"
+    assert _left_by_predict(None, None) == "stdout has the rows done so far"

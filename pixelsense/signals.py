@@ -41,6 +41,7 @@ def _stop(signum: int, frame) -> None:
     raise Stopped(signum)
 
 
+AGAIN = 0.01  # seconds after a lost Stop before its signal is sent again (``_unraisable``)
 _deferring = [False]  # inside ``deferred``: a signal is noted, and raised when the block ends
 _done = [False]  # whether the running body has returned (set with no call between: no signal can land)
 
@@ -86,7 +87,8 @@ def stoppable(script: str, main: Callable[[], int], left: str = "nothing was hal
 def _unraisable(before: Callable) -> Callable:
     """sys.unraisablehook while a command runs: a Stop raised where Python ignores exceptions (a weakref's
     callback, os.fork's after-fork hooks) would be printed as "Exception ignored" and lost, the command
-    going on with the signals ignored. It is delivered again instead, to land where it stops the command."""
+    going on with the signals ignored. It is delivered again instead, to land where it stops the command:
+    from a thread, a moment later, since a signal sent here would be handled here, and ignored again."""
 
     def hook(unraisable) -> None:
         if not isinstance(unraisable.exc_value, Stopped) or _done[0]:
@@ -94,7 +96,9 @@ def _unraisable(before: Callable) -> Callable:
             return
         for each in SIGNALS:
             signal.signal(each, _stop)
-        os.kill(os.getpid(), unraisable.exc_value.signum)
+        again = threading.Timer(AGAIN, os.kill, (os.getpid(), unraisable.exc_value.signum))
+        again.daemon = True
+        again.start()
 
     return hook
 

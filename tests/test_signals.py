@@ -155,3 +155,29 @@ def test_a_write_error_on_stdout_says_stdout_in_one_line(tmp_path, writes):
         done = _as_command(tmp_path, body, "export.py", stdout=full)
     assert (done.returncode, done.stderr) == (2, "export.py: error: stdout: the disk is full; free some space "
                                                  "or send stdout to another disk.\n")  # fmt: skip
+
+
+def test_a_stop_that_python_ignores_is_delivered_again_where_it_stops_the_command(capsys):
+    # A SIGINT landing in a weakref callback was "Exception ignored", and the command ran on to exit 0.
+    import gc
+    import time
+    import weakref
+
+    class Thing:
+        pass
+
+    def main() -> int:
+        thing = Thing()
+        weakref.finalize(thing, os.kill, os.getpid(), signal.SIGINT)  # the handler runs inside the callback
+        del thing
+        gc.collect()
+        for _ in range(200):  # the command goes on: the stop must still come
+            time.sleep(0.01)
+        return 0
+
+    assert stoppable("evaluate.py", main) == STOPPED
+    err = capsys.readouterr().err
+    assert (
+        err.strip().endswith("evaluate.py: stopped by SIGINT; nothing was half-written.")
+        and "Traceback" not in err
+    )

@@ -207,9 +207,7 @@ def read_small(path: str | os.PathLike, most: int = SMALL) -> str:
     bytes, OSError where it cannot be read. Callers treat both as "no such file"."""
     from pixelsense.paths import not_regular
 
-    if problem := not_regular(Path(path)):
-        if not Path(path).exists() and not Path(path).is_symlink():
-            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+    if Path(path).exists() and (problem := not_regular(Path(path))):  # missing: open() says so
         raise ValueError(f"{path} {problem}")
     with open(path, "rb") as f:
         data = f.read(most + 1)

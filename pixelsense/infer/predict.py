@@ -275,7 +275,6 @@ def _report_accuracy(predictions: list[tuple[str, int]], labels, classes: list[s
 
 
 PREFIX = "predict.py: "  # what begins each failure line on stderr
-EXIT_NOTHING = 2
 
 
 class NotAllPredicted(PixelsenseError):
@@ -292,7 +291,7 @@ def predict_quietly(model: str, inputs: list[str], output: str, workers: int | N
         try:
             code, ended = run(request), None
         except PixelsenseError as err:
-            code, ended = EXIT_NOTHING, str(err)
+            code, ended = None, str(err)
     if code != 0:  # the first failure's line says why, where there is one (the stderr of a run is hidden)
         failures = [line for line in said.getvalue().splitlines() if line.startswith(PREFIX)]
         reason = failures[0].removeprefix(PREFIX) if failures else ended or f"exit {code}"
